@@ -1,0 +1,117 @@
+// The composition root: config → database, provider client, worker, HTTP server (and in sandbox mode
+// the simulators and demo data). `serve` and the tests start the gateway through here.
+import { ConfigError, missingCredentials, resolvesToSandbox, type Config } from './config.ts';
+import { closeDatabase, openDatabase, type Db } from './db/open.ts';
+import { createLogger, type Logger } from './logging.ts';
+import type { Observer } from './observer.ts';
+import { ProviderClient } from './providers/http.ts';
+import { systemRuntime, type Runtime } from './runtime.ts';
+import { sandboxBanner, sandboxQuery, seedDemo, startSandboxProviders, type Sandbox } from './sandbox.ts';
+import { createGateway, listen } from './server.ts';
+import { Worker, releaseLeases, type WorkerOptions } from './worker/worker.ts';
+
+export interface GatewayOptions {
+  runtime?: Runtime;
+  logger?: Logger;
+  /** false: no worker in this process (tests drive one themselves). */
+  worker?: false | WorkerOptions;
+  /** Receives every SQL statement (tests count them). */
+  onQuery?: (sql: string, params: unknown[]) => void;
+  /** Where the sandbox banner goes (stdout by default). */
+  print?: (text: string) => void;
+  observer?: Observer;
+}
+
+export interface GatewayHandle {
+  url: string;
+  config: Config;
+  db: Db;
+  runtime: Runtime;
+  instanceId: string;
+  client: ProviderClient;
+  worker: Worker | null;
+  sandbox: Omit<Sandbox, 'config' | 'stop'> | null;
+  close(): Promise<void>;
+}
+
+export function loggingObserver(logger: Logger): Observer {
+  return {
+    deletion: (event) => logger.debug({ event: 'deletion', ...event }, 'deletion decided'),
+    upstreamCall: (event) =>
+      logger.info(
+        { event: 'provider_call', provider: event.provider, kind: event.kind, status: event.status, httpStatus: event.httpStatus, reason: event.reason, latencyMs: Math.round(event.latencyMs * 10) / 10, via: event.via },
+        'provider call',
+      ),
+  };
+}
+
+export async function startGateway(baseConfig: Config, options: GatewayOptions = {}): Promise<GatewayHandle> {
+  const runtime = options.runtime ?? systemRuntime;
+  const logger = options.logger ?? createLogger(baseConfig.logLevel);
+  const print = options.print ?? ((text: string) => process.stdout.write(`${text}\n`));
+  const instanceId = runtime.newId('gw');
+
+  let config = baseConfig;
+  let simulators: Sandbox['simulators'] | null = null;
+  if (resolvesToSandbox(baseConfig)) {
+    ({ config, simulators } = await startSandboxProviders(baseConfig));
+  } else {
+    const missing = missingCredentials(config);
+    if (missing.length > 0) {
+      throw new ConfigError(
+        missing[0]!,
+        `is not set (missing: ${missing.join(', ')}). Set every provider credential${config.production ? '' : ', or leave them all unset (or SANDBOX=1) for the sandbox'}.`,
+      );
+    }
+  }
+
+  const db = openDatabase(config.databasePath, options.onQuery ? { onQuery: options.onQuery } : {});
+  const client = new ProviderClient(config, runtime.clock);
+  const observer = options.observer ?? loggingObserver(logger);
+  const worker = options.worker === false ? null : new Worker(db, config, runtime, client, observer, logger, instanceId, options.worker ?? {});
+
+  let sandbox: GatewayHandle['sandbox'] = null;
+  let seeded: ReturnType<typeof seedDemo> | null = null;
+  if (simulators) seeded = seedDemo(db, runtime, config, simulators);
+
+  const gateway = createGateway({
+    config,
+    db,
+    runtime,
+    client,
+    observer,
+    logger,
+    instanceId,
+    allowLocalhostOrigins: simulators !== null,
+    ...(seeded ? { graphiql: { defaultQuery: sandboxQuery(seeded.resources), headers: { Authorization: `Bearer ${seeded.keys.admin}` } } } : {}),
+  });
+  const server = await listen(gateway.handler, config.port, config.host);
+  if (simulators && seeded) {
+    sandbox = { simulators, keys: seeded.keys, resources: seeded.resources };
+    print(sandboxBanner(server.url, seeded.keys, seeded.resources, simulators));
+  }
+  worker?.start();
+  logger.info({ url: `${server.url}/graphql`, sandbox: simulators !== null, worker: worker !== null }, 'gateway listening');
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      // Stop taking requests; let those in flight (and their provider calls) finish, within bounds.
+      const drained = server.close();
+      const forced = new Promise<void>((resolve) =>
+        setTimeout(() => {
+          server.server.closeAllConnections();
+          resolve();
+        }, config.upstreamTimeoutMs + 2_000).unref(),
+      );
+      await Promise.race([drained, forced]);
+      await worker?.stop(config.upstreamTimeoutMs + 2_000);
+      releaseLeases(db, instanceId, runtime.clock.now());
+      await client.close();
+      closeDatabase(db);
+      await simulators?.stop();
+      logger.info('gateway stopped');
+    })());
+
+  return { url: server.url, config, db, runtime, instanceId, client, worker, sandbox, close };
+}

@@ -1,0 +1,111 @@
+// API keys: created once (the key is shown once), stored as a SHA-256 hash, resolved to a Principal.
+import { createHash, randomBytes } from 'node:crypto';
+import { and, asc, eq, isNull } from 'drizzle-orm';
+import { ROLES, type Principal, type Role } from '../domain.ts';
+import type { Db } from '../db/open.ts';
+import { apiKeys, type ApiKeyRow } from '../db/schema.ts';
+import type { Runtime } from '../runtime.ts';
+
+const KEY_PREFIX = 'sdg_';
+/** Keys are `sdg_` + 43 base64url characters (32 random bytes). */
+const KEY_PATTERN = /^sdg_[A-Za-z0-9_-]{43}$/;
+const NAME_PATTERN = /^[A-Za-z0-9_.@:-]{1,128}$/;
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export class KeyInputError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KeyInputError';
+  }
+}
+
+export interface NewKey {
+  organizationId: string;
+  userId: string;
+  role: string;
+  label?: string;
+}
+
+export function validateNewKey(input: NewKey): { organizationId: string; userId: string; role: Role } {
+  if (!NAME_PATTERN.test(input.organizationId)) {
+    throw new KeyInputError('org', 'the organisation id must be 1–128 characters of A–Z, a–z, 0–9, _ . @ : -');
+  }
+  if (!NAME_PATTERN.test(input.userId)) {
+    throw new KeyInputError('user', 'the user id must be 1–128 characters of A–Z, a–z, 0–9, _ . @ : -');
+  }
+  const role = input.role.toLowerCase() as Role;
+  if (!ROLES.includes(role)) throw new KeyInputError('role', `the role must be one of ${ROLES.join(', ')}`);
+  return { organizationId: input.organizationId, userId: input.userId, role };
+}
+
+/** Creates a key and returns it with its row; the caller shows the key once, it is not stored. */
+export function createKey(db: Db, runtime: Runtime, input: NewKey): { key: string; row: ApiKeyRow } {
+  const valid = validateNewKey(input);
+  const key = KEY_PREFIX + randomBytes(32).toString('base64url');
+  const row = db
+    .insert(apiKeys)
+    .values({
+      id: runtime.newId('key'),
+      hash: hashKey(key),
+      prefix: key.slice(0, 8),
+      organizationId: valid.organizationId,
+      userId: valid.userId,
+      role: valid.role,
+      label: input.label ?? null,
+      createdAt: runtime.clock.now().toISOString(),
+    })
+    .returning()
+    .get();
+  return { key, row };
+}
+
+export function listKeys(db: Db): ApiKeyRow[] {
+  return db.select().from(apiKeys).orderBy(asc(apiKeys.createdAt)).all();
+}
+
+/** Returns false when there is no such key or it was already revoked. */
+export function revokeKey(db: Db, runtime: Runtime, id: string): boolean {
+  const result = db
+    .update(apiKeys)
+    .set({ revokedAt: runtime.clock.now().toISOString() })
+    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+    .run();
+  return result.changes > 0;
+}
+
+/** Resolves a presented key; null for a malformed, unknown or revoked one. */
+export function principalForKey(db: Db, key: string): Principal | null {
+  if (!KEY_PATTERN.test(key)) return null;
+  const row = db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.hash, hashKey(key)), isNull(apiKeys.revokedAt)))
+    .get();
+  if (!row) return null;
+  return { keyId: row.id, organizationId: row.organizationId, userId: row.userId, role: row.role };
+}
+
+export type PresentedKey = { kind: 'none' } | { kind: 'conflict' } | { kind: 'key'; key: string } | { kind: 'malformed' };
+
+/**
+ * Reads the key from `Authorization: Bearer KEY` or `X-API-Key: KEY`. Both present and naming
+ * different keys is refused (PRODUCT.md): the caller would not know which one acted.
+ */
+export function presentedKey(authorization: string | null, xApiKey: string | null): PresentedKey {
+  let bearer: string | null = null;
+  if (authorization !== null && authorization.trim() !== '') {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization.trim());
+    if (!match?.[1]) return { kind: 'malformed' };
+    bearer = match[1];
+  }
+  const header = xApiKey !== null && xApiKey.trim() !== '' ? xApiKey.trim() : null;
+  if (bearer !== null && header !== null && bearer !== header) return { kind: 'conflict' };
+  const key = bearer ?? header;
+  return key === null ? { kind: 'none' } : { kind: 'key', key };
+}

@@ -1,0 +1,191 @@
+// Environment → one typed, validated Config. The only module that reads process.env (main.ts passes it in).
+import type { Provider } from './domain.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ProviderEndpoint {
+  baseUrl: string;
+  /** Empty when not configured; sandbox fills it, production refuses to start without it. */
+  credential: string;
+}
+
+export interface Config {
+  nodeEnv: string;
+  production: boolean;
+  port: number;
+  host: string;
+  databasePath: string;
+  aitronos: ProviderEndpoint;
+  scriptix: ProviderEndpoint;
+  daily: ProviderEndpoint & { customBuckets: string[] };
+  revai: ProviderEndpoint;
+  upstreamTimeoutMs: number;
+  upstreamMaxAttempts: number;
+  /** How long a Rev AI job may stay in progress before the deletion is given up. */
+  jobInProgressDeadlineMs: number;
+  rateLimitPerMinute: number;
+  /** 'auto' decides at start: sandbox when no credential is set and not production. */
+  sandbox: 'auto' | 'on' | 'off';
+  logLevel: LogLevel;
+  graphiql: boolean;
+  introspection: boolean;
+  corsOrigins: string[];
+  /** Whether the retry worker runs inside `serve`. */
+  workerInServe: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function text(env: Env, name: string, fallback: string): string {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? fallback : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `must be 1/0, true/false, yes/no or on/off, got "${env[name]}"`);
+}
+
+function url(env: Env, name: string, fallback: string): string {
+  const raw = text(env, name, fallback);
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be an absolute http(s) URL, got "${raw}"`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ConfigError(name, `must use http or https, got "${parsed.protocol}"`);
+  }
+  if (parsed.username || parsed.password || parsed.search || parsed.hash) {
+    throw new ConfigError(name, 'must not carry credentials, a query string or a fragment');
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+function list(env: Env, name: string): string[] {
+  return text(env, name, '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function origins(env: Env, name: string): string[] {
+  return list(env, name).map((origin) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new ConfigError(name, `"${origin}" is not an origin like https://app.example.com`);
+    }
+    if (origin === '*' || parsed.origin !== origin) {
+      throw new ConfigError(name, `"${origin}" is not an exact origin like https://app.example.com (no path, no *)`);
+    }
+    return origin;
+  });
+}
+
+export function loadConfig(env: Env): Config {
+  const nodeEnv = text(env, 'NODE_ENV', 'development');
+  const production = nodeEnv === 'production';
+  const sandboxRaw = env.SANDBOX?.trim();
+  let sandbox: Config['sandbox'] = 'auto';
+  if (sandboxRaw !== undefined && sandboxRaw !== '') sandbox = flag(env, 'SANDBOX', false) ? 'on' : 'off';
+  if (sandbox === 'on' && production) throw new ConfigError('SANDBOX', 'the sandbox cannot run with NODE_ENV=production');
+
+  const logLevel = text(env, 'LOG_LEVEL', 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const host = text(env, 'HOST', '127.0.0.1');
+  if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) throw new ConfigError('HOST', `"${host}" is not a host name or address`);
+
+  const upstreamTimeoutMs = integer(env, 'UPSTREAM_TIMEOUT_MS', 5000, 50, 120_000);
+  const config: Config = {
+    nodeEnv,
+    production,
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    host,
+    databasePath: text(env, 'DATABASE_PATH', './data/gateway.db'),
+    aitronos: { baseUrl: url(env, 'AITRONOS_BASE_URL', 'https://api.aitronos.com'), credential: text(env, 'AITRONOS_API_KEY', '') },
+    scriptix: { baseUrl: url(env, 'SCRIPTIX_BASE_URL', 'https://api.scriptix.io'), credential: text(env, 'SCRIPTIX_API_KEY', '') },
+    daily: {
+      baseUrl: url(env, 'DAILY_BASE_URL', 'https://api.daily.co/v1'),
+      credential: text(env, 'DAILY_API_KEY', ''),
+      customBuckets: list(env, 'DAILY_CUSTOM_BUCKETS'),
+    },
+    revai: { baseUrl: url(env, 'REVAI_BASE_URL', 'https://api.rev.ai'), credential: text(env, 'REVAI_ACCESS_TOKEN', '') },
+    upstreamTimeoutMs,
+    upstreamMaxAttempts: integer(env, 'UPSTREAM_MAX_ATTEMPTS', 20, 1, 1000),
+    jobInProgressDeadlineMs: integer(env, 'UPSTREAM_JOB_IN_PROGRESS_DEADLINE_HOURS', 168, 1, 24 * 365) * 3_600_000,
+    rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
+    sandbox,
+    logLevel,
+    graphiql: flag(env, 'GRAPHIQL', !production),
+    introspection: flag(env, 'INTROSPECTION', !production),
+    corsOrigins: origins(env, 'CORS_ORIGINS'),
+    workerInServe: flag(env, 'WORKER_IN_SERVE', true),
+  };
+  for (const bucket of config.daily.customBuckets) {
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new ConfigError('DAILY_CUSTOM_BUCKETS', `"${bucket}" is not an S3 bucket name`);
+    }
+  }
+  return config;
+}
+
+/** The env variable that holds each provider's credential, for start-up messages. */
+export const CREDENTIAL_VARIABLES: Record<'aitronos' | 'scriptix' | 'daily' | 'revai', string> = {
+  aitronos: 'AITRONOS_API_KEY',
+  scriptix: 'SCRIPTIX_API_KEY',
+  daily: 'DAILY_API_KEY',
+  revai: 'REVAI_ACCESS_TOKEN',
+};
+
+export function missingCredentials(config: Config): string[] {
+  return (Object.keys(CREDENTIAL_VARIABLES) as (keyof typeof CREDENTIAL_VARIABLES)[])
+    .filter((name) => config[name].credential === '')
+    .map((name) => CREDENTIAL_VARIABLES[name]);
+}
+
+/** Sandbox when forced, or when nothing is configured outside production. */
+export function resolvesToSandbox(config: Config): boolean {
+  if (config.sandbox !== 'auto') return config.sandbox === 'on';
+  return !config.production && missingCredentials(config).length === Object.keys(CREDENTIAL_VARIABLES).length;
+}
+
+export function endpointOf(config: Config, provider: Provider): ProviderEndpoint {
+  switch (provider) {
+    case 'AITRONOS_AUDIO':
+    case 'AITRONOS_MUSIC':
+      return config.aitronos;
+    case 'SCRIPTIX':
+      return config.scriptix;
+    case 'DAILY':
+      return config.daily;
+    case 'REV_AI':
+      return config.revai;
+  }
+}

@@ -1,0 +1,303 @@
+// The one deletion pipeline every delete mutation goes through (PRODUCT.md "What a delete does"):
+// validate → load → scope → authorise → one transaction (soft delete + cascade + audit event +
+// outbox row) → provider call under the row's lease → record → payload.
+// It takes a list of targets even though each mutation passes one (bulk deletes come next).
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Config } from '../config.ts';
+import {
+  GATEWAY_ACTOR,
+  ID_PATTERN,
+  KIND_ACTION,
+  PROVIDER_ID_PREFIX,
+  actorOf,
+  type AuditOutcome,
+  type CatalogResource,
+  type Principal,
+  type ResourceKind,
+} from '../domain.ts';
+import { appendAuditEvent } from '../audit/append.ts';
+import { immediate, type Db } from '../db/open.ts';
+import { resources, upstreamDeletions, type AuditEventRow, type UpstreamDeletionRow } from '../db/schema.ts';
+import { notFound, permissionDenied, validation, type ErrorScope, type GatewayError } from '../errors.ts';
+import type { Loaders } from '../catalog/loaders.ts';
+import type { Observer } from '../observer.ts';
+import type { UpstreamTarget } from '../providers/adapter.ts';
+import type { ProviderClient } from '../providers/http.ts';
+import type { Runtime } from '../runtime.ts';
+import { mayDelete, type Ancestors } from './policy.ts';
+import { recordOutcome } from './recorder.ts';
+
+/** How much longer than the provider timeout a lease lasts, so it always outlives the call. */
+export const LEASE_MARGIN_MS = 10_000;
+
+export interface DeletionContext {
+  db: Db;
+  config: Config;
+  runtime: Runtime;
+  client: ProviderClient;
+  loaders: Loaders;
+  observer: Observer;
+  principal: Principal;
+  requestId: string;
+  traceId: string;
+  /** This process; leases it holds are named after it so shutdown can release them. */
+  instanceId: string;
+}
+
+/** Catalog fields a target's row must match, each named by the argument that carries the value. */
+type Matchable = 'sessionId' | 'documentId' | 'organizationId';
+
+export interface DeletionTarget {
+  kind: ResourceKind;
+  /** The mutation's arguments as given, validated in this order; ValidationError.field names the key. */
+  args: Record<string, string>;
+  /** Which argument is the resource's own id. */
+  idArg: string;
+  /** The loaded row must carry these values (e.g. a document must be in the named session), else NotFound. */
+  match?: Partial<Record<Matchable, string>>;
+}
+
+export interface DeletionSuccess {
+  kind: ResourceKind;
+  resource: CatalogResource;
+  deletedAt: string;
+  alreadyDeleted: boolean;
+  upstream: UpstreamDeletionRow;
+  /** The event this request wrote: DELETED, or ALREADY_DELETED on a replay. */
+  auditEvent: AuditEventRow;
+  /** Rows this request newly marked deleted below the resource. */
+  cascade: { documents: number; comments: number };
+}
+
+export type DeletionResult = DeletionSuccess | GatewayError;
+
+export async function deleteResources(ctx: DeletionContext, targets: readonly DeletionTarget[]): Promise<DeletionResult[]> {
+  return Promise.all(targets.map((target) => deleteOne(ctx, target)));
+}
+
+async function deleteOne(ctx: DeletionContext, target: DeletionTarget): Promise<DeletionResult> {
+  const scope: ErrorScope = { traceId: ctx.traceId, now: ctx.runtime.clock.now() };
+  const id = target.args[target.idArg] ?? '';
+
+  for (const [field, value] of Object.entries(target.args)) {
+    if (!ID_PATTERN.test(value)) {
+      const problem = value.length === 0 || value.length > 128 ? 'must be 1–128 characters long' : 'may contain only A–Z, a–z, 0–9, _ and -';
+      audit(ctx, target, null, 'VALIDATION_FAILED', { field, value: value.slice(0, 160), problem });
+      return validation(scope, field, `"${field}" ${problem}.`, { [field]: value.slice(0, 160) });
+    }
+  }
+
+  const resource = await ctx.loaders.resource.load({ kind: target.kind, id });
+  const mismatch = Object.entries(target.match ?? {}).some(([field, value]) => resource?.[field as Matchable] !== value);
+  // Another organisation's resource reads exactly like a missing one: never reveal it exists elsewhere.
+  if (!resource || resource.organizationId !== ctx.principal.organizationId || mismatch) {
+    audit(ctx, target, null, 'NOT_FOUND', { arguments: target.args });
+    return notFound(scope, `${target.kind.toLowerCase()} not found`, { ...target.args });
+  }
+
+  const prefix = PROVIDER_ID_PREFIX[resource.provider];
+  if (prefix && !id.startsWith(prefix)) {
+    audit(ctx, target, resource, 'VALIDATION_FAILED', { field: target.idArg, problem: `must start with ${prefix}` });
+    return validation(scope, target.idArg, `"${target.idArg}" must start with "${prefix}" for ${resource.provider}.`, { [target.idArg]: id });
+  }
+
+  const ancestors = await loadAncestors(ctx.loaders, resource);
+  if (!mayDelete(ctx.principal, resource, ancestors)) {
+    audit(ctx, target, resource, 'PERMISSION_DENIED', { role: ctx.principal.role });
+    return permissionDenied(scope, `Your role (${ctx.principal.role}) or ownership does not allow deleting this ${target.kind.toLowerCase()}`, {
+      ...target.args,
+    });
+  }
+
+  if (resource.deletedAt === null && !ancestors.session?.deletedAt && !ancestors.document?.deletedAt) {
+    const committed = commit(ctx, target, resource);
+    if (committed) return deliver(ctx, committed);
+    // Lost the race to a concurrent delete of the same resource: that one calls the provider.
+    ctx.loaders.clear([{ kind: resource.kind, id: resource.id }]);
+  }
+  return replay(ctx, target);
+}
+
+async function loadAncestors(loaders: Loaders, resource: CatalogResource): Promise<Ancestors> {
+  const [session, document] = await Promise.all([
+    resource.sessionId ? loaders.resource.load({ kind: 'SESSION', id: resource.sessionId }) : null,
+    resource.documentId ? loaders.resource.load({ kind: 'DOCUMENT', id: resource.documentId }) : null,
+  ]);
+  return { session, document };
+}
+
+function audit(
+  ctx: DeletionContext,
+  target: DeletionTarget,
+  resource: CatalogResource | null,
+  outcome: AuditOutcome,
+  details: Record<string, unknown>,
+): AuditEventRow {
+  const event = immediate(ctx.db, (tx) => appendAuditEvent(tx, ctx.runtime, auditInput(ctx, target, resource, outcome, details)));
+  ctx.observer.deletion({ kind: target.kind, provider: resource?.provider ?? null, outcome, requestId: ctx.requestId });
+  return event;
+}
+
+function auditInput(
+  ctx: DeletionContext,
+  target: DeletionTarget,
+  resource: CatalogResource | null,
+  outcome: AuditOutcome,
+  details: Record<string, unknown>,
+) {
+  const id = target.args[target.idArg] ?? '';
+  return {
+    actor: actorOf(ctx.principal),
+    organizationId: ctx.principal.organizationId,
+    action: KIND_ACTION[target.kind],
+    resourceKind: target.kind,
+    resourceId: ID_PATTERN.test(id) ? id : null,
+    provider: resource?.provider ?? null,
+    outcome,
+    requestId: ctx.requestId,
+    traceId: ctx.traceId,
+    details: { userId: ctx.principal.userId, ...details },
+  };
+}
+
+interface Committed {
+  target: DeletionTarget;
+  resource: CatalogResource;
+  deletedAt: string;
+  event: AuditEventRow;
+  upstream: UpstreamDeletionRow;
+  cascade: { documents: number; comments: number };
+  leaseOwner: string;
+}
+
+/** Step 5: one transaction marks the row and its cascade, writes the event and the outbox row. */
+function commit(ctx: DeletionContext, target: DeletionTarget, resource: CatalogResource): Committed | null {
+  const now = ctx.runtime.clock.now();
+  const deletedAt = now.toISOString();
+  const actor = actorOf(ctx.principal);
+  // The inline call holds the outbox row's lease, so the worker never calls the provider alongside it.
+  const leaseOwner = `${ctx.instanceId}/request/${ctx.requestId}`;
+  const marked = { deletedAt, deletedBy: actor, updatedAt: deletedAt };
+  return immediate(ctx.db, (tx) => {
+    const changed = tx
+      .update(resources)
+      .set(marked)
+      .where(and(eq(resources.kind, resource.kind), eq(resources.id, resource.id), isNull(resources.deletedAt)))
+      .run();
+    if (changed.changes === 0) return null;
+    const cascade = { documents: 0, comments: 0 };
+    if (resource.kind === 'SESSION') {
+      const live = (kind: ResourceKind) => and(eq(resources.kind, kind), eq(resources.sessionId, resource.id), isNull(resources.deletedAt));
+      cascade.documents = tx.update(resources).set(marked).where(live('DOCUMENT')).run().changes;
+      cascade.comments = tx.update(resources).set(marked).where(live('COMMENT')).run().changes;
+    } else if (resource.kind === 'DOCUMENT') {
+      cascade.comments = tx
+        .update(resources)
+        .set(marked)
+        .where(and(eq(resources.kind, 'COMMENT'), eq(resources.documentId, resource.id), isNull(resources.deletedAt)))
+        .run().changes;
+    }
+    const details: Record<string, unknown> = {};
+    if (resource.kind === 'SESSION') details.documentsDeleted = cascade.documents;
+    if (resource.kind === 'SESSION' || resource.kind === 'DOCUMENT') details.commentsDeleted = cascade.comments;
+    const event = appendAuditEvent(tx, ctx.runtime, auditInput(ctx, target, resource, 'DELETED', details));
+    const upstream = tx
+      .insert(upstreamDeletions)
+      .values({
+        kind: resource.kind,
+        resourceId: resource.id,
+        provider: resource.provider,
+        organizationId: resource.organizationId,
+        status: 'PENDING',
+        attempts: 1,
+        nextAttemptAt: deletedAt,
+        leaseOwner,
+        leaseUntil: new Date(now.getTime() + ctx.config.upstreamTimeoutMs + LEASE_MARGIN_MS).toISOString(),
+        requestId: ctx.requestId,
+        createdAt: deletedAt,
+        updatedAt: deletedAt,
+      })
+      .returning()
+      .get();
+    return { target, resource: { ...resource, ...marked }, deletedAt, event, upstream, cascade, leaseOwner };
+  });
+}
+
+export function upstreamTargetOf(resource: Pick<CatalogResource, 'kind' | 'id' | 'provider' | 'organizationId' | 'sessionId' | 'documentId'>): UpstreamTarget {
+  return {
+    kind: resource.kind,
+    id: resource.id,
+    provider: resource.provider,
+    organizationId: resource.organizationId,
+    sessionId: resource.sessionId,
+    documentId: resource.documentId,
+  };
+}
+
+/** Steps 6–7: the provider call, its answer recorded under the lease, the payload. */
+async function deliver(ctx: DeletionContext, committed: Committed): Promise<DeletionSuccess> {
+  const { resource } = committed;
+  ctx.observer.deletion({ kind: resource.kind, provider: resource.provider, outcome: 'DELETED', requestId: ctx.requestId });
+  const call = await ctx.client.deleteUpstream(upstreamTargetOf(resource));
+  ctx.observer.upstreamCall({
+    provider: resource.provider,
+    kind: resource.kind,
+    status: call.outcome.status,
+    httpStatus: call.outcome.httpStatus,
+    reason: call.outcome.reason,
+    latencyMs: call.latencyMs,
+    via: 'request',
+  });
+  const recorded = recordOutcome(ctx.db, ctx.config, ctx.runtime, {
+    kind: resource.kind,
+    resourceId: resource.id,
+    leaseOwner: committed.leaseOwner,
+    outcome: call.outcome,
+    actor: GATEWAY_ACTOR,
+    requestId: ctx.requestId,
+    traceId: ctx.traceId,
+  });
+  ctx.loaders.clearAll();
+  return {
+    kind: resource.kind,
+    resource,
+    deletedAt: committed.deletedAt,
+    alreadyDeleted: false,
+    // A lost lease (the process was too slow) leaves the row to its new holder: show it as it is now.
+    upstream: recorded?.row ?? (await ctx.loaders.upstream.load({ kind: resource.kind, id: resource.id })) ?? committed.upstream,
+    auditEvent: committed.event,
+    cascade: committed.cascade,
+  };
+}
+
+/** Step 4: already deleted — the original time, the current upstream state, no provider call. */
+async function replay(ctx: DeletionContext, target: DeletionTarget): Promise<DeletionSuccess> {
+  const id = target.args[target.idArg] ?? '';
+  const resource = await ctx.loaders.resource.load({ kind: target.kind, id });
+  if (!resource) throw new Error(`resource ${target.kind} ${id} vanished from the catalog`);
+  const ancestors = await loadAncestors(ctx.loaders, resource);
+  const upstream = await effectiveUpstream(ctx.loaders, resource);
+  const deletedAt = resource.deletedAt ?? ancestors.document?.deletedAt ?? ancestors.session?.deletedAt;
+  if (!upstream || !deletedAt) throw new Error(`deleted resource ${target.kind} ${id} has no upstream deletion`);
+  const event = audit(ctx, target, resource, 'ALREADY_DELETED', {
+    deletedAt,
+    upstreamStatus: upstream.status,
+    ...(upstream.kind !== resource.kind ? { deletedWith: { kind: upstream.kind, id: upstream.resourceId } } : {}),
+  });
+  return { kind: target.kind, resource, deletedAt, alreadyDeleted: true, upstream, auditEvent: event, cascade: { documents: 0, comments: 0 } };
+}
+
+/**
+ * The outbox row that carries a resource's provider deletion: its own, or for a document or comment
+ * deleted with its parent, the parent's (one provider call deletes the whole cascade).
+ */
+export async function effectiveUpstream(loaders: Loaders, resource: CatalogResource): Promise<UpstreamDeletionRow | null> {
+  const own = await loaders.upstream.load({ kind: resource.kind, id: resource.id });
+  if (own) return own;
+  if (resource.documentId) {
+    const document = await loaders.upstream.load({ kind: 'DOCUMENT', id: resource.documentId });
+    if (document) return document;
+  }
+  if (resource.sessionId) return loaders.upstream.load({ kind: 'SESSION', id: resource.sessionId });
+  return null;
+}

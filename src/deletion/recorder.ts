@@ -1,0 +1,113 @@
+// Records a provider's answer for an outbox row: the one place that turns an UpstreamOutcome into
+// the row's next state and its audit event. The request path and the worker both call it.
+import { and, eq } from 'drizzle-orm';
+import type { Config } from '../config.ts';
+import type { AuditOutcome, Provider, ResourceKind } from '../domain.ts';
+import { appendAuditEvent } from '../audit/append.ts';
+import { immediate, type Db } from '../db/open.ts';
+import { upstreamDeletions, type AuditEventRow, type UpstreamDeletionRow } from '../db/schema.ts';
+import type { UpstreamOutcome } from '../providers/adapter.ts';
+import type { Runtime } from '../runtime.ts';
+import { nextDelayMs } from '../worker/backoff.ts';
+
+export interface RecordInput {
+  kind: ResourceKind;
+  resourceId: string;
+  /** Only the current lease holder may record; anyone else's answer is dropped. */
+  leaseOwner: string;
+  outcome: UpstreamOutcome;
+  actor: string;
+  requestId: string | null;
+  traceId: string | null;
+}
+
+export interface Recorded {
+  row: UpstreamDeletionRow;
+  event: AuditEventRow;
+}
+
+type Decision = {
+  set: Partial<UpstreamDeletionRow>;
+  outcome: AuditOutcome;
+  details: Record<string, unknown>;
+};
+
+export function decide(row: UpstreamDeletionRow, outcome: UpstreamOutcome, config: Config, runtime: Runtime): Decision {
+  const now = runtime.clock.now();
+  const common = { lastHttpStatus: outcome.httpStatus, leaseOwner: null, leaseUntil: null, updatedAt: now.toISOString() };
+  if (outcome.status === 'DELETED') {
+    return {
+      set: { ...common, status: 'DELETED', reason: outcome.reason, result: outcome.result, completedAt: now.toISOString(), nextAttemptAt: null, lastError: null },
+      outcome: 'UPSTREAM_DELETED',
+      details: {
+        attempt: row.attempts,
+        ...(outcome.reason ? { reason: outcome.reason } : {}),
+        ...(outcome.reason === 'ALREADY_ABSENT' ? { note: 'already absent at the provider' } : {}),
+        ...(outcome.result ?? {}),
+      },
+    };
+  }
+  if (outcome.status === 'FAILED') {
+    return {
+      set: { ...common, status: 'FAILED', reason: outcome.reason, lastError: outcome.error, nextAttemptAt: null },
+      outcome: 'UPSTREAM_FAILED',
+      details: { attempt: row.attempts, reason: outcome.reason, error: outcome.error },
+    };
+  }
+  const inProgress = outcome.reason === 'JOB_IN_PROGRESS';
+  const inProgressAttempts = row.inProgressAttempts + (inProgress ? 1 : 0);
+  const counted = row.attempts - inProgressAttempts;
+  const age = now.getTime() - Date.parse(row.createdAt);
+  const giveUp = inProgress ? age >= config.jobInProgressDeadlineMs : counted >= config.upstreamMaxAttempts;
+  if (giveUp) {
+    const reason = inProgress ? 'JOB_IN_PROGRESS_DEADLINE' : 'MAX_ATTEMPTS_EXCEEDED';
+    return {
+      set: { ...common, status: 'FAILED', inProgressAttempts, reason, lastError: outcome.error, nextAttemptAt: null },
+      outcome: 'UPSTREAM_FAILED',
+      details: { attempt: row.attempts, reason, lastReason: outcome.reason, error: outcome.error },
+    };
+  }
+  const delay = nextDelayMs({
+    attempt: inProgress ? inProgressAttempts : counted,
+    schedule: inProgress ? 'jobInProgress' : 'default',
+    retryAfterMs: outcome.retryAfterMs,
+    random: runtime.random,
+  });
+  const nextAttemptAt = new Date(now.getTime() + delay).toISOString();
+  return {
+    set: { ...common, status: 'PENDING', inProgressAttempts, reason: outcome.reason, lastError: outcome.error, nextAttemptAt },
+    outcome: 'UPSTREAM_RETRY_SCHEDULED',
+    details: {
+      attempt: row.attempts,
+      reason: outcome.reason,
+      error: outcome.error,
+      nextAttemptAt,
+      ...(outcome.retryAfterMs !== null ? { retryAfterMs: outcome.retryAfterMs } : {}),
+    },
+  };
+}
+
+/** Applies the outcome if `leaseOwner` still holds the row; null when the lease was lost. */
+export function recordOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInput): Recorded | null {
+  return immediate(db, (tx) => {
+    const where = and(eq(upstreamDeletions.kind, input.kind), eq(upstreamDeletions.resourceId, input.resourceId));
+    const row = tx.select().from(upstreamDeletions).where(where).get();
+    if (!row || row.status !== 'PENDING' || row.leaseOwner !== input.leaseOwner) return null;
+    const decision = decide(row, input.outcome, config, runtime);
+    const updated = tx.update(upstreamDeletions).set(decision.set).where(where).returning().get();
+    const event = appendAuditEvent(tx, runtime, {
+      actor: input.actor,
+      organizationId: row.organizationId,
+      action: 'upstream.delete',
+      resourceKind: row.kind as ResourceKind,
+      resourceId: row.resourceId,
+      provider: row.provider as Provider,
+      outcome: decision.outcome,
+      requestId: input.requestId,
+      traceId: input.traceId,
+      upstreamHttpStatus: input.outcome.httpStatus,
+      details: decision.details,
+    });
+    return { row: updated, event };
+  });
+}

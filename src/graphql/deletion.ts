@@ -1,0 +1,120 @@
+// What every delete mutation shares: the Deletion interface, the upstream state, the metadata,
+// and `deleteMutation`, which turns a declaration (arguments → target, payload type) into a field.
+import type { ObjectRef } from '@pothos/core';
+import type { UpstreamDeletionRow } from '../db/schema.ts';
+import type { Provider, ResourceKind, UpstreamStatus } from '../domain.ts';
+import { isGatewayError } from '../errors.ts';
+import { deleteResources, type DeletionSuccess, type DeletionTarget } from '../deletion/pipeline.ts';
+import { AuditEvent } from './audit.ts';
+import { builder, deletionContext, type GraphQLContext } from './builder.ts';
+import { ProviderEnum, ResourceKindEnum, UpstreamStatusEnum } from './enums.ts';
+import { ERROR_TYPES } from './errors.ts';
+
+export const UpstreamDeletion = builder.objectRef<UpstreamDeletionRow>('UpstreamDeletion').implement({
+  description: "The provider-side deletion of a resource, tracked until the provider confirms or it is given up.",
+  fields: (t) => ({
+    kind: t.field({ type: ResourceKindEnum, resolve: (row) => row.kind as ResourceKind }),
+    resourceId: t.exposeID('resourceId'),
+    provider: t.field({ type: ProviderEnum, resolve: (row) => row.provider as Provider }),
+    status: t.field({ type: UpstreamStatusEnum, resolve: (row) => row.status as UpstreamStatus }),
+    attempts: t.exposeInt('attempts', { description: 'Provider calls started so far.' }),
+    lastHttpStatus: t.exposeInt('lastHttpStatus', { nullable: true }),
+    lastError: t.exposeString('lastError', { nullable: true }),
+    reason: t.exposeString('reason', {
+      nullable: true,
+      description:
+        'Why it is in this state: ALREADY_ABSENT, PROVIDER_UPSTREAM_PENDING, JOB_IN_PROGRESS, PROVIDER_UNAVAILABLE, RATE_LIMITED, TIMEOUT, CONNECTION_ERROR, UNAUTHORIZED, FORBIDDEN, REJECTED, UNRECOGNIZED_RESPONSE, MAX_ATTEMPTS_EXCEEDED …',
+    }),
+    nextAttemptAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      resolve: (row) => (row.status === 'PENDING' ? row.nextAttemptAt : null),
+    }),
+    completedAt: t.field({ type: 'DateTime', nullable: true, resolve: (row) => row.completedAt }),
+    createdAt: t.field({ type: 'DateTime', resolve: (row) => row.createdAt }),
+    providerResponse: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: "What the provider said that matters: Aitronos' deleted_upstream, a track's detail, Daily's job.",
+      resolve: (row) => row.result,
+    }),
+  }),
+});
+
+export const ResponseMetadata = builder
+  .objectRef<{ requestId: string; timestamp: Date; processingTimeMs: number }>('ResponseMetadata')
+  .implement({
+    fields: (t) => ({
+      requestId: t.exposeString('requestId', { description: 'Also sent as the x-request-id response header.' }),
+      timestamp: t.field({ type: 'DateTime', resolve: (m) => m.timestamp }),
+      processingTimeMs: t.exposeInt('processingTimeMs'),
+    }),
+  });
+
+export function metadataOf(ctx: GraphQLContext) {
+  return {
+    requestId: ctx.requestId,
+    timestamp: ctx.runtime.clock.now(),
+    processingTimeMs: Math.round(performance.now() - ctx.startedAt),
+  };
+}
+
+export const DeletionInterface = builder.interfaceRef<DeletionSuccess>('Deletion').implement({
+  description: 'A successful delete: deleted here at once; `upstream` tells where the provider stands.',
+  fields: (t) => ({
+    deleted: t.boolean({ resolve: () => true }),
+    deletedAt: t.field({ type: 'DateTime', description: 'When it was first deleted (the original time on a replay).', resolve: (d) => d.deletedAt }),
+    deletedUpstream: t.boolean({
+      description: 'Exactly `upstream.status == DELETED`: the provider confirmed.',
+      resolve: (d) => d.upstream.status === 'DELETED',
+    }),
+    alreadyDeleted: t.exposeBoolean('alreadyDeleted', { description: 'It was deleted before this request; no provider call was made.' }),
+    upstream: t.field({ type: UpstreamDeletion, resolve: (d) => d.upstream }),
+    auditEvent: t.field({
+      type: AuditEvent,
+      description: 'The event this request wrote; the provider outcomes follow it in Resource.deletionReceipt.',
+      resolve: (d) => d.auditEvent,
+    }),
+    metadata: t.field({ type: ResponseMetadata, resolve: (_d, _a, ctx) => metadataOf(ctx) }),
+  }),
+});
+
+export interface DeleteMutation<Args extends Record<string, string>, Payload> {
+  /** The mutation field, e.g. deleteTranscription. */
+  field: string;
+  /** The result union, e.g. DeleteTranscriptionResult. */
+  result: string;
+  description: string;
+  /** Every argument is a required ID; described here in order. */
+  args: { [K in keyof Args]: string };
+  // biome-ignore lint: Pothos refs are invariant in their schema types; the union check happens at build time.
+  payload: ObjectRef<any, Payload>;
+  target: (args: Args) => DeletionTarget;
+  /** Extra work on success (e.g. Daily's retained objects); defaults to the pipeline's answer. */
+  shape?: (success: DeletionSuccess, ctx: GraphQLContext) => Payload | Promise<Payload>;
+}
+
+export function deleteMutation<Args extends Record<string, string>, Payload>(spec: DeleteMutation<Args, Payload>): void {
+  const payloadName = spec.payload.name;
+  const union = builder.unionType(spec.result, {
+    description: `${payloadName}, or why not: NotFoundError, PermissionDeniedError, ValidationError.`,
+    types: [spec.payload, ...ERROR_TYPES],
+    resolveType: (value) => (isGatewayError(value) ? value.__typename : payloadName),
+  });
+  builder.mutationField(spec.field, (t) =>
+    t.field({
+      type: union,
+      description: spec.description,
+      args: Object.fromEntries(
+        Object.entries(spec.args).map(([name, description]) => [name, t.arg.id({ required: true, description })]),
+      ) as never,
+      resolve: (async (_root: unknown, rawArgs: Record<string, unknown>, ctx: GraphQLContext) => {
+        const args = Object.fromEntries(Object.entries(rawArgs).map(([k, v]) => [k, String(v)])) as Args;
+        const [result] = await deleteResources(deletionContext(ctx), [spec.target(args)]);
+        if (!result) throw new Error('the pipeline returned no result');
+        if (isGatewayError(result)) return result;
+        return spec.shape ? spec.shape(result, ctx) : result;
+      }) as never,
+    }),
+  );
+}

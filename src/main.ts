@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+// `gateway` CLI: serve | worker | migrate | keys create|list|revoke | resources import | audit verify|export.
+// Every command applies pending migrations first (openDatabase does), so it works on a fresh database.
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { ConfigError, loadConfig, missingCredentials, type Config } from './config.ts';
+import { openDatabase, closeDatabase, type Db } from './db/open.ts';
+import { createKey, KeyInputError, listKeys, revokeKey } from './auth/keys.ts';
+import { registerResources, MAX_RESOURCES_PER_CALL, type ResourceInputValue } from './catalog/register.ts';
+import { auditRows, exportLine, verifyAuditTrail } from './audit/verify.ts';
+import { loggingObserver, startGateway } from './app.ts';
+import { createLogger } from './logging.ts';
+import { ProviderClient } from './providers/http.ts';
+import { systemRuntime } from './runtime.ts';
+import { Worker, releaseLeases } from './worker/worker.ts';
+
+const USAGE = `Usage: gateway <command>
+
+  serve                                   start the GraphQL gateway (and the retry worker)
+  worker                                  run only the upstream retry worker
+  migrate                                 apply pending database migrations
+  keys create --org ORG --user USER --role admin|member|viewer [--label TEXT]
+                                          create an API key; prints it once, on the last line
+  keys list                               list keys (ids, never the keys)
+  keys revoke KEY_ID                      revoke a key
+  resources import FILE.ndjson            register resources, one ResourceInput JSON a line
+  audit verify                            recompute the audit hash chain (exit 1 when broken)
+  audit export [--since ISO] [--org ORG]  write the audit trail as NDJSON to stdout
+
+Configuration comes from the environment (see README).`;
+
+class UsageError extends Error {}
+
+function flags(args: string[], allowed: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}"`);
+    const name = arg.slice(2);
+    if (!allowed.includes(name)) throw new UsageError(`unknown option --${name} (expected ${allowed.map((a) => `--${a}`).join(', ')})`);
+    const value = args[i + 1];
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
+    out[name] = value;
+    i += 1;
+  }
+  return out;
+}
+
+function withDb<T>(config: Config, fn: (db: Db) => T): T {
+  const db = openDatabase(config.databasePath);
+  try {
+    return fn(db);
+  } finally {
+    closeDatabase(db);
+  }
+}
+
+async function importResources(config: Config, file: string): Promise<number> {
+  const db = openDatabase(config.databasePath);
+  try {
+    const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+    let batch: ResourceInputValue[] = [];
+    let batchLines: number[] = [];
+    let lineNo = 0;
+    let total = 0;
+    const flush = () => {
+      if (batch.length === 0) return;
+      const result = registerResources(db, systemRuntime, { operator: true }, { traceId: 'cli', now: new Date() }, batch);
+      if ('__typename' in result) {
+        const index = result.details?.index;
+        const where = typeof index === 'number' ? `line ${batchLines[index]}` : `lines ${batchLines[0]}–${batchLines.at(-1)}`;
+        throw new UsageError(`${where}: ${result.message} (nothing from line ${batchLines[0]} on was registered)`);
+      }
+      total += result.registered;
+      batch = [];
+      batchLines = [];
+    };
+    for await (const line of lines) {
+      lineNo += 1;
+      if (line.trim() === '') continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        throw new UsageError(`line ${lineNo}: not valid JSON`);
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`line ${lineNo}: expected a JSON object`);
+      batch.push(parsed as ResourceInputValue);
+      batchLines.push(lineNo);
+      if (batch.length === MAX_RESOURCES_PER_CALL) flush();
+    }
+    flush();
+    return total;
+  } finally {
+    closeDatabase(db);
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  const config = loadConfig(process.env);
+  switch (command) {
+    case 'serve': {
+      if (sub !== undefined) throw new UsageError('serve takes no arguments');
+      const gateway = await startGateway(config);
+      await waitForSignal();
+      await gateway.close();
+      return 0;
+    }
+    case 'worker': {
+      if (sub !== undefined) throw new UsageError('worker takes no arguments');
+      const missing = missingCredentials(config);
+      if (missing.length > 0) throw new ConfigError(missing[0]!, `is not set (missing: ${missing.join(', ')}); the worker calls the providers`);
+      const logger = createLogger(config.logLevel);
+      const db = openDatabase(config.databasePath);
+      const instanceId = systemRuntime.newId('wk');
+      const client = new ProviderClient(config, systemRuntime.clock);
+      const worker = new Worker(db, config, systemRuntime, client, loggingObserver(logger), logger, instanceId);
+      worker.start();
+      logger.info({ instanceId }, 'worker started');
+      await waitForSignal();
+      await worker.stop(config.upstreamTimeoutMs + 2_000);
+      releaseLeases(db, instanceId, new Date());
+      await client.close();
+      closeDatabase(db);
+      return 0;
+    }
+    case 'migrate':
+      withDb(config, () => undefined);
+      console.log(`migrations applied to ${config.databasePath}`);
+      return 0;
+    case 'keys':
+      if (sub === 'create') {
+        const f = flags(rest, ['org', 'user', 'role', 'label']);
+        if (!f.org || !f.user || !f.role) throw new UsageError('keys create needs --org ORG --user USER --role admin|member|viewer');
+        const { key, row } = withDb(config, (db) =>
+          createKey(db, systemRuntime, { organizationId: f.org!, userId: f.user!, role: f.role!, ...(f.label ? { label: f.label } : {}) }),
+        );
+        console.log(`created key ${row.id} for user ${row.userId} (${row.role}) in ${row.organizationId}; it is shown once, store it now:`);
+        console.log(key);
+        return 0;
+      }
+      if (sub === 'list') {
+        if (rest.length > 0) throw new UsageError('keys list takes no arguments');
+        const rows = withDb(config, listKeys);
+        console.log(['id', 'prefix', 'organization', 'user', 'role', 'created', 'revoked'].join('\t'));
+        for (const r of rows) console.log([r.id, `${r.prefix}…`, r.organizationId, r.userId, r.role, r.createdAt, r.revokedAt ?? '-'].join('\t'));
+        return 0;
+      }
+      if (sub === 'revoke') {
+        const [id, ...extra] = rest;
+        if (!id || extra.length > 0) throw new UsageError('keys revoke needs exactly one KEY_ID (see keys list)');
+        const revoked = withDb(config, (db) => revokeKey(db, systemRuntime, id));
+        if (!revoked) {
+          console.error(`no active key ${id}`);
+          return 1;
+        }
+        console.log(`revoked ${id}`);
+        return 0;
+      }
+      throw new UsageError('keys needs create, list or revoke');
+    case 'resources': {
+      const [file, ...extra] = rest;
+      if (sub !== 'import' || !file || extra.length > 0) throw new UsageError('resources import FILE.ndjson');
+      const count = await importResources(config, file);
+      console.log(`registered ${count} resources`);
+      return 0;
+    }
+    case 'audit':
+      if (sub === 'verify') {
+        if (rest.length > 0) throw new UsageError('audit verify takes no arguments');
+        const result = withDb(config, verifyAuditTrail);
+        if (result.valid) {
+          console.log(`audit trail intact: ${result.eventsChecked} events checked`);
+          return 0;
+        }
+        console.log(`audit trail BROKEN at event ${result.firstInvalidEventId} (${result.eventsChecked} events checked): ${result.problem}`);
+        return 1;
+      }
+      if (sub === 'export') {
+        const f = flags(rest, ['since', 'org']);
+        if (f.since !== undefined && Number.isNaN(Date.parse(f.since))) throw new UsageError('--since must be an ISO-8601 time');
+        const since = f.since ? new Date(f.since).toISOString() : undefined;
+        await withDbAsync(config, async (db) => {
+          for (const row of auditRows(db, { ...(since ? { since } : {}), ...(f.org ? { organizationId: f.org } : {}) })) {
+            if (!process.stdout.write(`${exportLine(row)}\n`)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+          }
+        });
+        return 0;
+      }
+      throw new UsageError('audit needs verify or export');
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+async function withDbAsync(config: Config, fn: (db: Db) => Promise<void>): Promise<void> {
+  const db = openDatabase(config.databasePath);
+  try {
+    await fn(db);
+  } finally {
+    closeDatabase(db);
+  }
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => resolve();
+    process.once('SIGTERM', done);
+    process.once('SIGINT', done);
+  });
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError) console.error(`configuration error: ${error.message}`);
+    else if (error instanceof UsageError || error instanceof KeyInputError) console.error(`error: ${error.message}\n\n${USAGE}`);
+    else console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(error instanceof UsageError || error instanceof KeyInputError ? 2 : 1);
+  },
+);

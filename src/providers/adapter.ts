@@ -1,0 +1,83 @@
+// The one small interface every provider adapter implements: build the request for a resource,
+// and recognise the provider's own answers. Adapters hold no state, touch no database and never retry.
+import type { Provider, ResourceKind } from '../domain.ts';
+
+/** What an adapter needs to know about the resource being deleted upstream. */
+export interface UpstreamTarget {
+  kind: ResourceKind;
+  id: string;
+  provider: Provider;
+  organizationId: string;
+  sessionId: string | null;
+  documentId: string | null;
+}
+
+export interface ProviderRequest {
+  /** Path below the provider's base URL; every id in it already validated and encoded. */
+  path: string;
+  headers: Record<string, string>;
+}
+
+export interface ProviderResponse {
+  status: number;
+  contentType: string;
+  retryAfter: string | null;
+  text: string;
+  /** The parsed body when it is JSON, else undefined. */
+  json: unknown;
+}
+
+export type UpstreamOutcome =
+  | { status: 'DELETED'; httpStatus: number | null; reason: string | null; result: Record<string, unknown> | null }
+  | {
+      status: 'PENDING';
+      httpStatus: number | null;
+      reason: string;
+      error: string;
+      /** The provider asked for at least this long (Retry-After). */
+      retryAfterMs: number | null;
+    }
+  | { status: 'FAILED'; httpStatus: number | null; reason: string; error: string };
+
+export interface Adapter {
+  provider: Provider;
+  /** Which header carries the credential: for redaction and for tests. */
+  authHeader: 'authorization' | 'x-api-key';
+  request(target: UpstreamTarget, credential: string): ProviderRequest;
+  /**
+   * A 2xx answer: what to keep of it, or an outcome when the body is not the provider's (a proxy
+   * page answering 200 must not read as a completed deletion).
+   */
+  accepted(response: ProviderResponse): { result: Record<string, unknown> | null; reason: string | null } | UpstreamOutcome;
+  /** Whether a 404 is the provider's own "no such resource" (else it is a route miss or a proxy). */
+  isOwnNotFound(response: ProviderResponse): boolean;
+  /** Provider-specific answers that the generic mapping would get wrong (Rev AI 409, Scriptix 400). */
+  special?(target: UpstreamTarget, response: ProviderResponse): UpstreamOutcome | null;
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A path segment from an id: ids are validated before this, encoding is the second fence. */
+export function segment(id: string): string {
+  return encodeURIComponent(id);
+}
+
+export function bearer(credential: string): Record<string, string> {
+  return { authorization: `Bearer ${credential}` };
+}
+
+/** Aitronos (audio and music) error envelope: `{ success: false, error: { status, … } }` (seeds 000/003). */
+export function isAitronosError(json: unknown, status: number): boolean {
+  return isObject(json) && json.success === false && isObject(json.error) && json.error.status === status;
+}
+
+export function unrecognized(response: ProviderResponse, what: string): UpstreamOutcome {
+  return {
+    status: 'FAILED',
+    httpStatus: response.status,
+    reason: 'UNRECOGNIZED_RESPONSE',
+    error: `HTTP ${response.status} was not ${what}`,
+  };
+}

@@ -1,0 +1,35 @@
+// Rev AI jobs (seed 004): DELETE /speechtotext/v1/jobs/{id} → 204, only once the job is completed.
+import { bearer, isObject, segment, type Adapter, type ProviderResponse } from './adapter.ts';
+
+function problemType(response: ProviderResponse): string {
+  return isObject(response.json) && typeof response.json.type === 'string' ? response.json.type : '';
+}
+
+export const revAi: Adapter = {
+  provider: 'REV_AI',
+  authHeader: 'authorization',
+  request: (target, credential) => ({
+    path: `/speechtotext/v1/jobs/${segment(target.id)}`,
+    headers: bearer(credential),
+  }),
+  accepted: () => ({ result: null, reason: null }),
+  isOwnNotFound: (response) => problemType(response).endsWith('job-not-found'),
+  special(_target, response) {
+    // A job still transcribing cannot be deleted yet; the worker keeps trying until it completes.
+    if (
+      response.status === 409 &&
+      problemType(response).endsWith('invalid-job-state') &&
+      isObject(response.json) &&
+      response.json.current_value === 'in_progress'
+    ) {
+      return {
+        status: 'PENDING',
+        httpStatus: 409,
+        reason: 'JOB_IN_PROGRESS',
+        error: 'Rev AI job is still in progress; it can be deleted once completed',
+        retryAfterMs: null,
+      };
+    }
+    return null;
+  },
+};

@@ -1,0 +1,157 @@
+// Sandbox mode: the provider simulators on loopback, a demo organisation with an admin, a member and a
+// viewer key, and demo resources of every kind, all printed. Never in production (config refuses).
+import { randomBytes } from 'node:crypto';
+import { and, eq, like } from 'drizzle-orm';
+import type { Config } from './config.ts';
+import type { Db } from './db/open.ts';
+import { apiKeys } from './db/schema.ts';
+import { createKey } from './auth/keys.ts';
+import { registerResources, type ResourceInputValue } from './catalog/register.ts';
+import type { Runtime } from './runtime.ts';
+import { startSimulators, type Simulators } from './simulators/launcher.ts';
+
+export const DEMO_ORG = 'org_demo';
+const CUSTOM_BUCKET = 'demo-custom-recordings';
+
+export interface Sandbox {
+  simulators: Simulators;
+  config: Config;
+  keys: { admin: string; member: string; viewer: string };
+  resources: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Starts the simulators and returns the config pointed at them, with sandbox credentials. */
+export async function startSandboxProviders(config: Config): Promise<{ simulators: Simulators; config: Config }> {
+  const secret = (name: string) => `sandbox-${name}-${randomBytes(8).toString('hex')}`;
+  const credentials = {
+    aitronosApiKey: secret('aitronos'),
+    scriptixApiKey: secret('scriptix'),
+    dailyApiKey: secret('daily'),
+    revaiAccessToken: secret('revai'),
+  };
+  const customBuckets = config.daily.customBuckets.length > 0 ? config.daily.customBuckets : [CUSTOM_BUCKET];
+  const simulators = await startSimulators({ credentials, dailyCustomBucket: customBuckets[0]! });
+  return {
+    simulators,
+    config: {
+      ...config,
+      aitronos: { baseUrl: simulators.baseUrls.aitronos, credential: credentials.aitronosApiKey },
+      scriptix: { baseUrl: simulators.baseUrls.scriptix, credential: credentials.scriptixApiKey },
+      daily: { baseUrl: simulators.baseUrls.daily, credential: credentials.dailyApiKey, customBuckets },
+      revai: { baseUrl: simulators.baseUrls.revai, credential: credentials.revaiAccessToken },
+    },
+  };
+}
+
+/**
+ * Seeds the demo organisation: fresh keys (the previous run's demo keys are revoked, since a key is
+ * shown only once) and fresh demo resources with a per-run suffix, so every start has live ones.
+ */
+export function seedDemo(db: Db, runtime: Runtime, config: Config, simulators: Simulators) {
+  const now = runtime.clock.now().toISOString();
+  db.update(apiKeys)
+    .set({ revokedAt: now })
+    .where(and(eq(apiKeys.organizationId, DEMO_ORG), like(apiKeys.label, 'sandbox:%')))
+    .run();
+  const key = (user: string, role: string) => createKey(db, runtime, { organizationId: DEMO_ORG, userId: user, role, label: `sandbox:${role}` }).key;
+  const keys = { admin: key('ada', 'admin'), member: key('mo', 'member'), viewer: key('vi', 'viewer') };
+
+  const run = randomBytes(3).toString('hex');
+  const ids = {
+    aitronosTranscription: `trans_demo${run}`,
+    revaiTranscription: `revjob${run}`,
+    revaiTranscriptionInProgress: `revjobbusy${run}`,
+    session: `sess_demo${run}`,
+    document: `doc_demo${run}`,
+    document2: `doc_demo${run}b`,
+    comment: `cmt_demo${run}`,
+    track: `mtrack_demo${run}`,
+    batchJob: crypto.randomUUID(),
+  };
+  simulators.revai.setJobState(ids.revaiTranscriptionInProgress, 'in_progress');
+  const bucket = config.daily.customBuckets[0] ?? CUSTOM_BUCKET;
+  const owned = (ownerId: string) => ({ organizationId: DEMO_ORG, ownerId });
+  const inputs: ResourceInputValue[] = [
+    { kind: 'TRANSCRIPTION', id: ids.aitronosTranscription, provider: 'AITRONOS_AUDIO', ...owned('mo') },
+    { kind: 'TRANSCRIPTION', id: ids.revaiTranscription, provider: 'REV_AI', ...owned('mo'), status: 'transcribed' },
+    { kind: 'TRANSCRIPTION', id: ids.revaiTranscriptionInProgress, provider: 'REV_AI', ...owned('mo'), status: 'in_progress' },
+    { kind: 'SESSION', id: ids.session, ...owned('mo') },
+    { kind: 'DOCUMENT', id: ids.document, sessionId: ids.session, ...owned('mo') },
+    { kind: 'DOCUMENT', id: ids.document2, sessionId: ids.session, ...owned('mo') },
+    { kind: 'COMMENT', id: ids.comment, sessionId: ids.session, documentId: ids.document, ...owned('vi') },
+    { kind: 'TRACK', id: ids.track, ...owned('ada') },
+    {
+      kind: 'BATCH_JOB',
+      id: ids.batchJob,
+      ...owned('mo'),
+      attributes: {
+        output: {
+          transcription: [{ format: 'txt', s3Config: { bucket, key: `${bucket}/${ids.batchJob}/transcript/output.txt`, region: 'eu-central-1' } }],
+        },
+      },
+    },
+  ];
+  const result = registerResources(db, runtime, { operator: true }, { traceId: 'sandbox', now: runtime.clock.now() }, inputs);
+  if ('__typename' in result) throw new Error(`sandbox seeding failed: ${result.message}`);
+  return { keys, resources: ids };
+}
+
+export function sandboxBanner(url: string, keys: Sandbox['keys'], ids: Record<string, string>, simulators: Simulators): string {
+  const line = '='.repeat(78);
+  return [
+    line,
+    '  SANDBOX — provider simulators on loopback; nothing leaves this machine.',
+    line,
+    `  GraphiQL:      ${url}/graphql   (opens with the admin key filled in)`,
+    `  Organisation:  ${DEMO_ORG}`,
+    `  Admin key:     ${keys.admin}   (user ada)`,
+    `  Member key:    ${keys.member}   (user mo)`,
+    `  Viewer key:    ${keys.viewer}   (user vi)`,
+    '  Demo resources:',
+    `    deleteTranscription(transcriptionId: "${ids.aitronosTranscription}")   Aitronos audio`,
+    `    deleteTranscription(transcriptionId: "${ids.revaiTranscription}")   Rev AI (completed)`,
+    `    deleteTranscription(transcriptionId: "${ids.revaiTranscriptionInProgress}")   Rev AI (in progress → PENDING)`,
+    `    deleteSession(sessionId: "${ids.session}")   2 documents, 1 comment (owner mo)`,
+    `    deleteDocument(sessionId: "${ids.session}", documentId: "${ids.document}")`,
+    `    deleteComment(sessionId: "${ids.session}", documentId: "${ids.document}", commentId: "${ids.comment}")`,
+    `    deleteTrack(organizationId: "${DEMO_ORG}", trackId: "${ids.track}")   creator ada only`,
+    `    deleteBatchJob(batchJobId: "${ids.batchJob}")`,
+    '  Simulators (faults: POST {url}/__sim/faults, e.g. {"status":503,"times":3}):',
+    ...Object.entries(simulators.baseUrls).map(([name, base]) => `    ${name.padEnd(9)} ${base}`),
+    line,
+  ].join('\n');
+}
+
+export function sandboxQuery(ids: Record<string, string>): string {
+  return `# SANDBOX: the Headers tab below holds the demo admin key. Run an operation with ▶.
+
+mutation DeleteDemoTranscription {
+  deleteTranscription(transcriptionId: "${ids.aitronosTranscription}") {
+    __typename
+    ... on TranscriptionDeletion {
+      transcriptionId provider deleted deletedAt deletedUpstream alreadyDeleted
+      upstream { status attempts reason lastHttpStatus providerResponse }
+      auditEvent { id outcome hash }
+      metadata { requestId processingTimeMs }
+    }
+    ... on Error { code message systemMessage traceId }
+  }
+}
+
+mutation DeleteDemoSession {
+  deleteSession(sessionId: "${ids.session}") {
+    __typename
+    ... on SessionDeletion { sessionId documentsDeleted commentsDeleted deletedUpstream upstream { status } }
+    ... on Error { code message }
+  }
+}
+
+query DemoReceipt {
+  resource(kind: TRANSCRIPTION, id: "${ids.aitronosTranscription}") {
+    id deletedAt upstream { status completedAt }
+    deletionReceipt { at actor action outcome upstreamHttpStatus hash previousHash }
+  }
+}
+`;
+}

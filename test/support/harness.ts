@@ -1,0 +1,138 @@
+// Starts what a test needs, all real: the provider simulators on 127.0.0.1, the gateway (yoga on
+// node:http) on a fresh SQLite file through the real migrations, and API keys for two organisations.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { startGateway, type GatewayHandle, type GatewayOptions } from '../../src/app.ts';
+import { createKey } from '../../src/auth/keys.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { registerResources, type ResourceInputValue } from '../../src/catalog/register.ts';
+import { createLogger } from '../../src/logging.ts';
+import { systemRuntime } from '../../src/runtime.ts';
+import { startSimulators, type Simulators } from '../../src/simulators/launcher.ts';
+
+/** Fake provider credentials: tests assert they are sent, and that they never leak. */
+export const TEST_CREDENTIALS = {
+  aitronosApiKey: 'test-aitronos-secret-5f2c',
+  scriptixApiKey: 'test-scriptix-secret-91ab',
+  dailyApiKey: 'test-daily-secret-7d3e',
+  revaiAccessToken: 'test-revai-secret-c0de',
+};
+export const CUSTOM_BUCKET = 'acme-recordings';
+export const ORG = 'org_a';
+export const OTHER_ORG = 'org_b';
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  headers: Headers;
+  body: { data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+}
+
+export interface TestGateway {
+  gateway: GatewayHandle;
+  simulators: Simulators;
+  config: Config;
+  url: string;
+  dbPath: string;
+  /** Every log line the gateway wrote (JSON strings). */
+  logs: string[];
+  /** Keys of org_a: admin alice, member bob, member carol, viewer victor; org_b: admin olga, member oscar. */
+  keys: Record<'admin' | 'member' | 'member2' | 'viewer' | 'otherAdmin' | 'otherMember', string>;
+  gql<T = Record<string, any>>(key: string | null, query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  /** Registers resources straight through the catalog (as the operator CLI would). */
+  register(resources: ResourceInputValue[]): void;
+  close(): Promise<void>;
+}
+
+export interface TestGatewayOptions extends Omit<GatewayOptions, 'logger' | 'print'> {
+  env?: Record<string, string>;
+  /** Reuse a database file (restart tests). */
+  dbPath?: string;
+}
+
+export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const simulators = await startSimulators({ credentials: TEST_CREDENTIALS, dailyCustomBucket: CUSTOM_BUCKET });
+  const dir = options.dbPath ? null : mkdtempSync(join(tmpdir(), 'gateway-test-'));
+  const dbPath = options.dbPath ?? join(dir!, 'gateway.db');
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_PATH: dbPath,
+    LOG_LEVEL: 'debug',
+    SANDBOX: '0',
+    AITRONOS_BASE_URL: simulators.baseUrls.aitronos,
+    AITRONOS_API_KEY: TEST_CREDENTIALS.aitronosApiKey,
+    SCRIPTIX_BASE_URL: simulators.baseUrls.scriptix,
+    SCRIPTIX_API_KEY: TEST_CREDENTIALS.scriptixApiKey,
+    DAILY_BASE_URL: simulators.baseUrls.daily,
+    DAILY_API_KEY: TEST_CREDENTIALS.dailyApiKey,
+    DAILY_CUSTOM_BUCKETS: CUSTOM_BUCKET,
+    REVAI_BASE_URL: simulators.baseUrls.revai,
+    REVAI_ACCESS_TOKEN: TEST_CREDENTIALS.revaiAccessToken,
+    UPSTREAM_TIMEOUT_MS: '1000',
+    ...options.env,
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const { env: _env, dbPath: _dbPath, ...gatewayOptions } = options;
+  const gateway = await startGateway(config, {
+    worker: false,
+    ...gatewayOptions,
+    logger: createLogger(config.logLevel, sink),
+    print: (text) => logs.push(text),
+  });
+  const runtime = options.runtime ?? systemRuntime;
+  const key = (organizationId: string, userId: string, role: string) => createKey(gateway.db, runtime, { organizationId, userId, role }).key;
+  const keys = {
+    admin: key(ORG, 'alice', 'admin'),
+    member: key(ORG, 'bob', 'member'),
+    member2: key(ORG, 'carol', 'member'),
+    viewer: key(ORG, 'victor', 'viewer'),
+    otherAdmin: key(OTHER_ORG, 'olga', 'admin'),
+    otherMember: key(OTHER_ORG, 'oscar', 'member'),
+  };
+  const url = gateway.url;
+  return {
+    gateway,
+    simulators,
+    config: gateway.config,
+    url,
+    dbPath,
+    logs,
+    keys,
+    async gql(key, query, variables, headers = {}) {
+      const response = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+          ...headers,
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: response.status, headers: response.headers, body: (await response.json()) as never };
+    },
+    register(resources) {
+      const result = registerResources(gateway.db, runtime, { operator: true }, { traceId: 'test', now: new Date() }, resources);
+      if ('__typename' in result) throw new Error(`register failed: ${result.message}`);
+    },
+    async close() {
+      await gateway.close();
+      await simulators.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** DELETE requests a simulator received for one resource path. */
+export function deletesTo(simulator: { requests: { method: string; path: string }[] }, path: string) {
+  return simulator.requests.filter((r) => r.method === 'DELETE' && r.path === path);
+}
