@@ -1,0 +1,21 @@
+// The part of autocannon's API the benchmark uses (the package ships no types).
+declare module 'autocannon' {
+  interface Options {
+    url: string;
+    connections?: number;
+    amount?: number;
+    duration?: number;
+    method?: string;
+    headers?: Record<string, string>;
+    requests?: { setupRequest?: (request: Record<string, unknown>) => Record<string, unknown> }[];
+  }
+  interface Result {
+    latency: { p50: number; p99: number; average: number; max: number };
+    requests: { average: number };
+    errors: number;
+    timeouts: number;
+    non2xx: number;
+  }
+  function autocannon(options: Options): Promise<Result>;
+  export default autocannon;
+}
