@@ -155,3 +155,19 @@ describe('deleteTranscription at Rev AI', () => {
     expect(proxy.body.data!.deleteTranscription).toMatchObject({ deletedUpstream: false, upstream: { status: 'FAILED', reason: 'UNRECOGNIZED_RESPONSE' } });
   });
 });
+
+describe('answers that are not the provider speaking', () => {
+  it('reads an HTML page answering 200 for Rev AI as FAILED UNRECOGNIZED_RESPONSE, never as deleted', async () => {
+    t.register([{ kind: 'TRANSCRIPTION', id: 'revhtml', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
+    t.simulators.revai.pushFault({ status: 200, body: '<html>Welcome to nginx</html>', contentType: 'text/html', path: '/speechtotext/v1/jobs/revhtml' });
+    const answer = await t.gql(t.keys.admin, DELETE_TRANSCRIPTION, { id: 'revhtml' });
+    expect(answer.body.data!.deleteTranscription).toMatchObject({ deletedUpstream: false, upstream: { status: 'FAILED', reason: 'UNRECOGNIZED_RESPONSE' } });
+  });
+
+  it('reads an HTML page answering 200 for Aitronos audio as FAILED UNRECOGNIZED_RESPONSE', async () => {
+    t.register([{ kind: 'TRANSCRIPTION', id: 'trans_html', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
+    t.simulators.aitronos.pushFault({ status: 200, body: '<html>ok</html>', contentType: 'text/html', path: '/v1/audio/transcribe/trans_html' });
+    const answer = await t.gql(t.keys.admin, DELETE_TRANSCRIPTION, { id: 'trans_html' });
+    expect(answer.body.data!.deleteTranscription).toMatchObject({ deletedUpstream: false, upstream: { status: 'FAILED', reason: 'UNRECOGNIZED_RESPONSE' } });
+  });
+});

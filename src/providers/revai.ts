@@ -1,5 +1,5 @@
 // Rev AI jobs (seed 004): DELETE /speechtotext/v1/jobs/{id} → 204, only once the job is completed.
-import { bearer, isObject, segment, type Adapter, type ProviderResponse } from './adapter.ts';
+import { bearer, isObject, segment, unrecognized, type Adapter, type ProviderResponse } from './adapter.ts';
 
 function problemType(response: ProviderResponse): string {
   return isObject(response.json) && typeof response.json.type === 'string' ? response.json.type : '';
@@ -12,7 +12,11 @@ export const revAi: Adapter = {
     path: `/speechtotext/v1/jobs/${segment(target.id)}`,
     headers: bearer(credential),
   }),
-  accepted: () => ({ result: null, reason: null }),
+  // Rev AI answers 204 with no body; a page answering 200 (a proxy, a wrong base URL) proves nothing.
+  accepted: (response) =>
+    response.status === 204 || response.text.trim() === '' || response.json !== undefined
+      ? { result: null, reason: null }
+      : unrecognized(response, 'a Rev AI answer (204 with no body)'),
   isOwnNotFound: (response) => problemType(response).endsWith('job-not-found'),
   special(_target, response) {
     // A job still transcribing cannot be deleted yet; the worker keeps trying until it completes.

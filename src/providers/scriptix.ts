@@ -1,6 +1,6 @@
 // Scriptix speech-to-text v3 (seed 001): sessions, their documents and documents' comments.
 // 200 and 204 both mean deleted; deleting a session removes its documents at Scriptix too.
-import { bearer, isObject, segment, type Adapter, type UpstreamTarget } from './adapter.ts';
+import { bearer, isObject, segment, unrecognized, type Adapter, type UpstreamTarget } from './adapter.ts';
 
 function path(target: UpstreamTarget): string {
   const session = `/api/v3/speech-to-text/session`;
@@ -20,7 +20,12 @@ export const scriptix: Adapter = {
   provider: 'SCRIPTIX',
   authHeader: 'authorization',
   request: (target, credential) => ({ path: path(target), headers: bearer(credential) }),
-  accepted: () => ({ result: null, reason: null }),
+  // The seed allows 204 (empty) or 200; a 200 whose body is an HTML or text page comes from a proxy
+  // or a wrong base URL, and must not read as a completed deletion.
+  accepted: (response) =>
+    response.status === 204 || response.text.trim() === '' || response.json !== undefined
+      ? { result: null, reason: null }
+      : unrecognized(response, 'a Scriptix answer (204, or 200 with JSON or no body)'),
   isOwnNotFound: (response) => isObject(response.json),
   special(target, response) {
     // Scriptix answers 400 "already marked as removed" for a session deleted before: already absent.

@@ -133,6 +133,6 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
 }
 
 /** DELETE requests a simulator received for one resource path. */
-export function deletesTo(simulator: { requests: { method: string; path: string }[] }, path: string) {
+export function deletesTo<R extends { method: string; path: string }>(simulator: { requests: R[] }, path: string): R[] {
   return simulator.requests.filter((r) => r.method === 'DELETE' && r.path === path);
 }
