@@ -75,7 +75,9 @@ function url(env: Env, name: string, fallback: string): string {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError(name, `must be an absolute http(s) URL, got "${raw}"`);
+    // A base URL is where an operator may paste `user:password@`: never echo that part.
+    const shown = raw.replace(/^([^:/]*:\/\/)[^/]*@/, '$1…@');
+    throw new ConfigError(name, `must be an absolute http(s) URL, got "${shown}"`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new ConfigError(name, `must use http or https, got "${parsed.protocol}"`);

@@ -40,7 +40,7 @@ export function validateNewKey(input: NewKey): { organizationId: string; userId:
     throw new KeyInputError('user', 'the user id must be 1–128 characters of A–Z, a–z, 0–9, _ . @ : -');
   }
   const role = input.role.toLowerCase() as Role;
-  if (!ROLES.includes(role)) throw new KeyInputError('role', `the role must be one of ${ROLES.join(', ')}`);
+  if (!ROLES.includes(role)) throw new KeyInputError('role', `the role must be one of ${ROLES.join(', ')}, got "${input.role}"`);
   return { organizationId: input.organizationId, userId: input.userId, role };
 }
 
