@@ -3,6 +3,7 @@
 import { ConfigError, missingCredentials, resolvesToSandbox, type Config } from './config.ts';
 import { closeDatabase, openDatabase, type Db } from './db/open.ts';
 import { createLogger, type Logger } from './logging.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import type { Observer } from './observer.ts';
 import { ProviderClient } from './providers/http.ts';
 import { systemRuntime, type Runtime } from './runtime.ts';
@@ -19,6 +20,7 @@ export interface GatewayOptions {
   onQuery?: (sql: string, params: unknown[]) => void;
   /** Where the sandbox banner goes (stdout by default). */
   print?: (text: string) => void;
+  /** Told of every deletion and provider call, besides the logs and the metrics. */
   observer?: Observer;
 }
 
@@ -31,6 +33,7 @@ export interface GatewayHandle {
   client: ProviderClient;
   worker: Worker | null;
   sandbox: Omit<Sandbox, 'config' | 'stop'> | null;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -42,6 +45,18 @@ export function loggingObserver(logger: Logger): Observer {
         { event: 'provider_call', provider: event.provider, kind: event.kind, status: event.status, httpStatus: event.httpStatus, reason: event.reason, latencyMs: Math.round(event.latencyMs * 10) / 10, via: event.via },
         'provider call',
       ),
+  };
+}
+
+/** One observer that tells each of several (logs, metrics, a test's own). */
+export function observeAll(observers: readonly Observer[]): Observer {
+  return {
+    deletion: (event) => {
+      for (const observer of observers) observer.deletion(event);
+    },
+    upstreamCall: (event) => {
+      for (const observer of observers) observer.upstreamCall(event);
+    },
   };
 }
 
@@ -67,8 +82,10 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
 
   const db = openDatabase(config.databasePath, options.onQuery ? { onQuery: options.onQuery } : {});
   const client = new ProviderClient(config, runtime.clock);
-  const observer = options.observer ?? loggingObserver(logger);
-  const worker = options.worker === false ? null : new Worker(db, config, runtime, client, observer, logger, instanceId, options.worker ?? {});
+  const metrics = createMetrics(db);
+  const observer = observeAll([loggingObserver(logger), metrics.observer, ...(options.observer ? [options.observer] : [])]);
+  // WORKER_IN_SERVE=0: the retries run in a separate `gateway worker` process.
+  const worker = options.worker === false || !config.workerInServe ? null : new Worker(db, config, runtime, client, observer, logger, instanceId, options.worker ?? {});
 
   let sandbox: GatewayHandle['sandbox'] = null;
   let seeded: ReturnType<typeof seedDemo> | null = null;
@@ -83,6 +100,7 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
     logger,
     instanceId,
     allowLocalhostOrigins: simulators !== null,
+    metrics,
     ...(seeded ? { graphiql: { defaultQuery: sandboxQuery(seeded.resources), headers: { Authorization: `Bearer ${seeded.keys.admin}` } } } : {}),
   });
   const server = await listen(gateway.handler, config.port, config.host);
@@ -98,6 +116,12 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
     (closing ??= (async () => {
       // Stop taking requests; let those in flight (and their provider calls) finish, within bounds.
       const drained = server.close();
+      // Keep-alive clients would go on sending on their open connections until forced off mid-request:
+      // answer from now on with `Connection: close`, and close connections as they fall idle.
+      server.server.on('request', (_req, res) => {
+        if (!res.headersSent) res.setHeader('connection', 'close');
+      });
+      const sweep = setInterval(() => server.server.closeIdleConnections(), 100);
       const forced = new Promise<void>((resolve) =>
         setTimeout(() => {
           server.server.closeAllConnections();
@@ -105,6 +129,7 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
         }, config.upstreamTimeoutMs + 2_000).unref(),
       );
       await Promise.race([drained, forced]);
+      clearInterval(sweep);
       await worker?.stop(config.upstreamTimeoutMs + 2_000);
       releaseLeases(db, instanceId, runtime.clock.now());
       await client.close();
@@ -113,5 +138,5 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
       logger.info('gateway stopped');
     })());
 
-  return { url: server.url, config, db, runtime, instanceId, client, worker, sandbox, close };
+  return { url: server.url, config, db, runtime, instanceId, client, worker, sandbox, metrics, close };
 }

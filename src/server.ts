@@ -1,10 +1,23 @@
 // The HTTP side: graphql-yoga on node:http with the request id, authentication, rate limit, CORS,
-// GraphiQL from local packages, health endpoints, and a graceful close.
+// CSRF prevention, abuse limits (graphql-armor, body size), request logs and metrics, GraphiQL from
+// local packages, health and metrics endpoints, and a graceful close.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NoSchemaIntrospectionCustomRule, OperationTypeNode, type DocumentNode, Kind } from 'graphql';
+import {
+  NoSchemaIntrospectionCustomRule,
+  OperationTypeNode,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLError,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type ValidationContext,
+  Kind,
+} from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { Config } from './config.ts';
 import type { Principal } from './domain.ts';
 import type { Db } from './db/open.ts';
@@ -14,6 +27,7 @@ import { authenticationRequired, rateLimited } from './errors.ts';
 import type { GraphQLContext } from './graphql/builder.ts';
 import { schema } from './graphql/schema.ts';
 import type { Logger } from './logging.ts';
+import type { Metrics } from './metrics.ts';
 import type { Observer } from './observer.ts';
 import type { ProviderClient } from './providers/http.ts';
 import type { Runtime } from './runtime.ts';
@@ -31,7 +45,33 @@ export interface ServerDeps {
   graphiql?: { defaultQuery?: string; headers?: Record<string, string> };
   /** Extra origins allowed by CORS besides CORS_ORIGINS (sandbox: http://localhost:*). */
   allowLocalhostOrigins?: boolean;
+  /** Served at /metrics and fed one observation per GraphQL request. */
+  metrics?: Metrics;
 }
+
+/**
+ * Abuse limits, set explicitly rather than left to library defaults. Measured on the legitimate
+ * operations (README, GraphiQL's example, the sandbox query, a full page of auditEvents or
+ * upstreamDeletions with every field): depth ≤ 4, aliases 0, directives 0, tokens ≤ 120, cost ≤ 7,000
+ * (auditEvents(first: 100) with every field); GraphiQL's introspection query is 184 tokens (depth and
+ * cost skip `__schema`, whose nesting graphql-js's own MaxIntrospectionDepthRule bounds). The schema
+ * has no cycles, so depth only guards fragment tricks; aliases are how one request multiplies work.
+ */
+export const ABUSE_LIMITS = {
+  maxDepth: 8,
+  maxAliases: 10,
+  maxDirectives: 10,
+  maxTokens: 2_000,
+  maxCost: 20_000,
+  maxRequestBodyBytes: 1024 * 1024,
+} as const;
+
+/**
+ * Headers whose presence proves a browser sent a CORS preflight first (none is CORS-safelisted), so
+ * a cross-site form or image GET cannot trigger an operation. Browser clients that send neither key
+ * header (e.g. a keyless introspection GET) add `x-graphql-yoga-csrf: 1`.
+ */
+export const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'authorization', 'x-api-key'];
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 const TRACEPARENT_PATTERN = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
@@ -66,6 +106,10 @@ interface RequestScope {
   principal: Principal | null;
   /** Why the presented credentials were refused, if they were. */
   refusal: string | null;
+  operationName: string | null;
+  operationType: string | null;
+  /** Top-level error codes and the codes of error values returned in result unions. */
+  codes: string[];
 }
 
 /** Only `__schema`, `__type` and `__typename` selected: introspection, which needs no key. */
@@ -85,13 +129,55 @@ function isMutation(document: DocumentNode, operationName: string | null | undef
   );
 }
 
+function selectedOperation(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode | undefined {
+  return document.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
+  );
+}
+
+/**
+ * Root fields an operation runs (aliases and fragments included): each aliased mutation is a delete
+ * of its own, so the rate limit counts them all, not the request. Runs after validation, so
+ * fragments exist and do not cycle.
+ */
+function rootFieldCount(document: DocumentNode, selectionSet: SelectionSetNode): number {
+  let fields = 0;
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) fields += selection.name.value === '__typename' ? 0 : 1;
+    else if (selection.kind === Kind.INLINE_FRAGMENT) fields += rootFieldCount(document, selection.selectionSet);
+    else {
+      const fragment = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
+      if (fragment?.kind === Kind.FRAGMENT_DEFINITION) fields += rootFieldCount(document, fragment.selectionSet);
+    }
+  }
+  return fields;
+}
+
+/** An error's code; a library error without one (CSRF prevention's 403) is named by its HTTP status. */
+function errorCode(error: Pick<GraphQLError, 'extensions'>): string {
+  const code = error.extensions?.code;
+  if (typeof code === 'string') return code;
+  const status = (error.extensions?.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' ? `HTTP_${status}` : 'ERROR';
+}
+
+/** Codes of a result: top-level errors, then error values (`... on Error { code }`) of root fields. */
+function resultCodes(result: ExecutionResult): string[] {
+  const codes = (result.errors ?? []).map(errorCode);
+  for (const value of Object.values(result.data ?? {})) {
+    const member = value as { __typename?: unknown; code?: unknown } | null;
+    if (member && typeof member === 'object' && typeof member.code === 'string' && String(member.__typename ?? '').endsWith('Error')) codes.push(member.code);
+  }
+  return codes;
+}
+
 export function corsOriginAllowed(config: Config, origin: string, allowLocalhost: boolean): boolean {
   if (config.corsOrigins.includes(origin)) return true;
   return allowLocalhost && /^http:\/\/(localhost|127\.0\.0\.1)(:\d{1,5})?$/.test(origin);
 }
 
 export function createGateway(deps: ServerDeps) {
-  const { config, db, logger } = deps;
+  const { config, db, logger, metrics } = deps;
   const scopes = new WeakMap<Request, RequestScope>();
   const limiter = new RateLimiter(config.rateLimitPerMinute, () => deps.runtime.clock.now().getTime());
 
@@ -109,21 +195,77 @@ export function createGateway(deps: ServerDeps) {
         principal = principalForKey(db, presented.key);
         if (!principal) refusal = 'unknown or revoked API key';
       }
-      scopes.set(request, { requestId, traceId: traceparent?.[1] ?? requestId, startedAt: performance.now(), principal, refusal });
+      scopes.set(request, {
+        requestId,
+        traceId: traceparent?.[1] ?? requestId,
+        startedAt: performance.now(),
+        principal,
+        refusal,
+        operationName: null,
+        operationType: null,
+        codes: [],
+      });
+    },
+    onParams({ request, params }) {
+      const scope = scopes.get(request);
+      // Client-chosen text: bounded before it reaches a log line.
+      if (scope && typeof params.operationName === 'string') scope.operationName = params.operationName.slice(0, 100);
     },
     onExecute({ args }) {
       const scope = scopes.get((args.contextValue as YogaInitialContext).request);
       if (!scope) return;
+      const operation = selectedOperation(args.document, args.operationName);
+      scope.operationType = operation?.operation ?? null;
+      scope.operationName ??= operation?.name?.value.slice(0, 100) ?? null;
       if (scope.refusal) throw authenticationRequired(scope.refusal);
       if (!scope.principal && !(config.introspection && isIntrospectionOnly(args.document))) throw authenticationRequired('no API key');
-      if (scope.principal && isMutation(args.document, args.operationName)) {
-        const retryAfter = limiter.take(scope.principal.keyId);
-        if (retryAfter !== null) throw rateLimited(retryAfter);
+      if (scope.principal && operation && isMutation(args.document, args.operationName)) {
+        const deletes = Math.max(1, rootFieldCount(args.document, operation.selectionSet));
+        for (let i = 0; i < deletes; i += 1) {
+          const retryAfter = limiter.take(scope.principal.keyId);
+          if (retryAfter !== null) throw rateLimited(retryAfter);
+        }
+      }
+    },
+    onResultProcess({ request, result }) {
+      const scope = scopes.get(request);
+      if (!scope) return;
+      for (const one of Array.isArray(result) ? result : [result]) {
+        if (one && typeof one === 'object' && !(Symbol.asyncIterator in one)) scope.codes.push(...resultCodes(one as ExecutionResult));
       }
     },
     onResponse({ request, response }) {
       const scope = scopes.get(request);
-      if (scope) response.headers.set('x-request-id', scope.requestId);
+      if (!scope) return;
+      response.headers.set('x-request-id', scope.requestId);
+      // CORS headers differ by Origin (granted or not): a shared cache must not hand one to another.
+      if (!/\bOrigin\b/i.test(response.headers.get('vary') ?? '')) response.headers.append('vary', 'Origin');
+      const durationMs = Math.round((performance.now() - scope.startedAt) * 10) / 10;
+      const outcome = scope.codes.length === 0 && response.status < 400 ? 'ok' : 'error';
+      const codes = scope.codes.slice(0, 10);
+      // Preflights are browser plumbing: counted nowhere, logged only when debugging.
+      if (request.method === 'OPTIONS') {
+        logger.debug({ event: 'preflight', requestId: scope.requestId, origin: request.headers.get('origin')?.slice(0, 200), status: response.status }, 'CORS preflight');
+        return;
+      }
+      logger.info(
+        {
+          event: 'request',
+          requestId: scope.requestId,
+          traceId: scope.traceId,
+          method: request.method,
+          principalId: scope.principal?.keyId ?? null,
+          organizationId: scope.principal?.organizationId ?? null,
+          operationName: scope.operationName,
+          operationType: scope.operationType,
+          outcome,
+          codes,
+          status: response.status,
+          durationMs,
+        },
+        'graphql request',
+      );
+      metrics?.request({ operationType: scope.operationType ?? 'none', outcome: outcome === 'ok' ? 'ok' : (codes[0] ?? `HTTP_${response.status}`), durationMs });
     },
   };
 
@@ -133,11 +275,28 @@ export function createGateway(deps: ServerDeps) {
     },
   };
 
+  // Reported as validation errors (GRAPHQL_VALIDATION_FAILED, HTTP 400 for graphql-response+json)
+  // rather than thrown, which would answer 200 without a code. Tokens are counted while parsing,
+  // where there is no validation context: that limit throws (GRAPHQL_PARSE_FAILED).
+  const asValidationError = { propagateOnRejection: false, onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)] };
+  const armorPlugin = EnvelopArmorPlugin({
+    maxDepth: { n: ABUSE_LIMITS.maxDepth, flattenFragments: true, ignoreIntrospection: true, ...asValidationError },
+    maxAliases: { n: ABUSE_LIMITS.maxAliases, ...asValidationError },
+    maxDirectives: { n: ABUSE_LIMITS.maxDirectives, ...asValidationError },
+    maxTokens: { n: ABUSE_LIMITS.maxTokens },
+    costLimit: { maxCost: ABUSE_LIMITS.maxCost, flattenFragments: true, ignoreIntrospection: true, ...asValidationError },
+    // "Did you mean …?" maps a schema without introspection; only where introspection is off by default.
+    blockFieldSuggestion: { enabled: config.production },
+  });
+
   const yoga = createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     maskedErrors: { isDev: false },
+    maxRequestBodySize: ABUSE_LIMITS.maxRequestBodyBytes,
+    // One operation per request: a JSON array of operations is refused (yoga's default, stated here).
+    batching: false,
     logging: {
       debug: (...args) => logger.debug({ yoga: args.map(String) }),
       info: (...args) => logger.info({ yoga: args.map(String) }),
@@ -162,9 +321,11 @@ export function createGateway(deps: ServerDeps) {
         methods: ['GET', 'POST', 'OPTIONS'],
         allowedHeaders: ['authorization', 'x-api-key', 'content-type', 'x-request-id'],
         exposedHeaders: ['x-request-id', 'retry-after'],
+        // Every keyed request is preflighted; let the browser reuse a grant for ten minutes.
+        maxAge: 600,
       };
     },
-    plugins: [requestPlugin, introspectionPlugin],
+    plugins: [requestPlugin, useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), introspectionPlugin, armorPlugin],
     context: ({ request }): GraphQLContext => {
       const scope = scopes.get(request)!;
       return {
@@ -192,9 +353,9 @@ export function createGateway(deps: ServerDeps) {
     if (path === '/readyz') {
       let ready = false;
       try {
-        db.$client.prepare('BEGIN IMMEDIATE').run();
-        db.$client.prepare('ROLLBACK').run();
-        ready = db.$client.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() !== undefined;
+        // A read, not BEGIN IMMEDIATE: a probe must never wait on the write lock (busy_timeout
+        // would block the event loop for every request while a separate worker holds it).
+        ready = db.$client.open && db.$client.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() !== undefined;
       } catch {
         ready = false;
       }
@@ -204,8 +365,22 @@ export function createGateway(deps: ServerDeps) {
     return false;
   }
 
+  async function serveMetrics(res: ServerResponse, source: Metrics): Promise<void> {
+    try {
+      const { contentType, body } = await source.scrape();
+      res.writeHead(200, { 'content-type': contentType }).end(body);
+    } catch (error) {
+      logger.error({ err: error instanceof Error ? error.message : String(error) }, 'metrics scrape failed');
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('metrics unavailable\n');
+    }
+  }
+
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (health(req, res)) return;
+    if (metrics && req.method === 'GET' && (req.url ?? '').split('?')[0] === '/metrics') {
+      void serveMetrics(res, metrics);
+      return;
+    }
     void yoga(req, res);
   };
   return { yoga, handler };
@@ -218,7 +393,8 @@ export interface RunningServer {
 }
 
 export async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, port: number, host: string): Promise<RunningServer> {
-  const server = createServer({ keepAliveTimeout: 5_000 }, handler);
+  // Bounded header and body reception: a client trickling bytes (slowloris) cannot hold a socket.
+  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 }, handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
