@@ -8,11 +8,7 @@ import { openDatabase, closeDatabase, type Db } from './db/open.ts';
 import { createKey, KeyInputError, listKeys, revokeKey } from './auth/keys.ts';
 import { registerResources, MAX_RESOURCES_PER_CALL, type ResourceInputValue } from './catalog/register.ts';
 import { auditRows, exportLine, verifyAuditTrail } from './audit/verify.ts';
-import { loggingObserver, startGateway } from './app.ts';
-import { createLogger } from './logging.ts';
-import { ProviderClient } from './providers/http.ts';
 import { systemRuntime } from './runtime.ts';
-import { Worker, releaseLeases } from './worker/worker.ts';
 
 const USAGE = `Usage: gateway <command>
 
@@ -30,6 +26,8 @@ const USAGE = `Usage: gateway <command>
 Configuration comes from the environment (see README).`;
 
 class UsageError extends Error {}
+/** The command was right, the data it was given is not (a bad import line): no usage text, exit 1. */
+class InputError extends Error {}
 
 function flags(args: string[], allowed: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -69,7 +67,9 @@ async function importResources(config: Config, file: string): Promise<number> {
       if ('__typename' in result) {
         const index = result.details?.index;
         const where = typeof index === 'number' ? `line ${batchLines[index]}` : `lines ${batchLines[0]}–${batchLines.at(-1)}`;
-        throw new UsageError(`${where}: ${result.message} (nothing from line ${batchLines[0]} on was registered)`);
+        // The line number is what the operator can find; the batch index of the message is not.
+        const problem = result.message.replace(/^resources\[\d+\]\./, '');
+        throw new InputError(`${where}: ${problem} (nothing from line ${batchLines[0]} on was registered)`);
       }
       total += result.registered;
       batch = [];
@@ -82,9 +82,9 @@ async function importResources(config: Config, file: string): Promise<number> {
       try {
         parsed = JSON.parse(line);
       } catch {
-        throw new UsageError(`line ${lineNo}: not valid JSON`);
+        throw new InputError(`line ${lineNo}: not valid JSON`);
       }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`line ${lineNo}: expected a JSON object`);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InputError(`line ${lineNo}: expected a JSON object`);
       batch.push(parsed as ResourceInputValue);
       batchLines.push(lineNo);
       if (batch.length === MAX_RESOURCES_PER_CALL) flush();
@@ -106,15 +106,27 @@ async function run(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve': {
       if (sub !== undefined) throw new UsageError('serve takes no arguments');
+      // Listening for the signal from the start: a SIGTERM during start-up still closes gracefully.
+      const signal = waitForSignal();
+      // Loaded only here: the GraphQL schema, yoga and undici would triple the start-up time of
+      // the short commands (keys, resources, audit) that scripts run one after another.
+      const { startGateway } = await import('./app.ts');
       const gateway = await startGateway(config);
-      await waitForSignal();
+      await signal;
       await gateway.close();
       return 0;
     }
     case 'worker': {
       if (sub !== undefined) throw new UsageError('worker takes no arguments');
+      const signal = waitForSignal();
       const missing = missingCredentials(config);
       if (missing.length > 0) throw new ConfigError(missing[0]!, `is not set (missing: ${missing.join(', ')}); the worker calls the providers`);
+      const [{ loggingObserver }, { createLogger }, { ProviderClient }, { Worker, releaseLeases }] = await Promise.all([
+        import('./app.ts'),
+        import('./logging.ts'),
+        import('./providers/http.ts'),
+        import('./worker/worker.ts'),
+      ]);
       const logger = createLogger(config.logLevel);
       const db = openDatabase(config.databasePath);
       const instanceId = systemRuntime.newId('wk');
@@ -122,7 +134,7 @@ async function run(argv: string[]): Promise<number> {
       const worker = new Worker(db, config, systemRuntime, client, loggingObserver(logger), logger, instanceId);
       worker.start();
       logger.info({ instanceId }, 'worker started');
-      await waitForSignal();
+      await signal;
       await worker.stop(config.upstreamTimeoutMs + 2_000);
       releaseLeases(db, instanceId, new Date());
       await client.close();
@@ -136,7 +148,8 @@ async function run(argv: string[]): Promise<number> {
     case 'keys':
       if (sub === 'create') {
         const f = flags(rest, ['org', 'user', 'role', 'label']);
-        if (!f.org || !f.user || !f.role) throw new UsageError('keys create needs --org ORG --user USER --role admin|member|viewer');
+        const missing = (['org', 'user', 'role'] as const).filter((name) => !f[name]).map((name) => `--${name}`);
+        if (missing.length > 0) throw new UsageError(`keys create is missing ${missing.join(', ')} (needs --org ORG --user USER --role admin|member|viewer)`);
         const { key, row } = withDb(config, (db) =>
           createKey(db, systemRuntime, { organizationId: f.org!, userId: f.user!, role: f.role!, ...(f.label ? { label: f.label } : {}) }),
         );
@@ -178,7 +191,8 @@ async function run(argv: string[]): Promise<number> {
           console.log(`audit trail intact: ${result.eventsChecked} events checked`);
           return 0;
         }
-        console.log(`audit trail BROKEN at event ${result.firstInvalidEventId} (${result.eventsChecked} events checked): ${result.problem}`);
+        const where = result.firstInvalidEventId ? `at event ${result.firstInvalidEventId}` : 'at its end';
+        console.log(`audit trail BROKEN ${where} (${result.eventsChecked} events checked): ${result.problem}`);
         return 1;
       }
       if (sub === 'export') {
@@ -209,7 +223,13 @@ async function withDbAsync(config: Config, fn: (db: Db) => Promise<void>): Promi
 
 function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {
-    const done = () => resolve();
+    // Signal listeners do not keep Node running, and the worker's timers are unref'd (so an
+    // embedding process can exit): without this, `gateway worker` would exit 0 right after starting.
+    const keepAlive = setInterval(() => undefined, 2 ** 30);
+    const done = () => {
+      clearInterval(keepAlive);
+      resolve();
+    };
     process.once('SIGTERM', done);
     process.once('SIGINT', done);
   });

@@ -7,6 +7,7 @@ import './transcription.ts';
 import './scriptix.ts';
 import './track.ts';
 import './batch-job.ts';
+import './operator.ts';
 
 export const schema = builder.toSchema();
 

@@ -1,7 +1,7 @@
 // The upstream retry worker: claim due PENDING rows under a lease, call the same adapter the request
 // path uses, record the outcome with the same recorder. Nothing more; isolation per provider comes
 // from a concurrency limit and a circuit per provider.
-import { and, asc, eq, isNull, lt, lte, like, or } from 'drizzle-orm';
+import { and, asc, eq, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { Config } from '../config.ts';
 import { PROVIDERS, WORKER_ACTOR, type Provider, type ResourceKind } from '../domain.ts';
 import { appendAuditEvent } from '../audit/append.ts';
@@ -30,7 +30,7 @@ export class Worker {
   readonly owner: string;
   private readonly inFlight = new Map<Provider, number>();
   private readonly circuits = new Map<Provider, Circuit>();
-  private readonly running = new Set<Promise<void>>();
+  private readonly running = new Map<Provider, Set<Promise<void>>>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = true;
   private readonly concurrency: number;
@@ -51,6 +51,7 @@ export class Worker {
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     for (const provider of PROVIDERS) {
       this.inFlight.set(provider, 0);
+      this.running.set(provider, new Set());
       this.circuits.set(
         provider,
         new Circuit(runtime.clock, options.circuitThreshold ?? 5, options.circuitCooldownMs ?? 15_000),
@@ -61,6 +62,11 @@ export class Worker {
   /** The circuit of a provider (open: calls are held back until the cooldown ends). */
   circuit(provider: Provider): Circuit {
     return this.circuits.get(provider)!;
+  }
+
+  /** Provider calls of this worker not yet recorded. */
+  inFlightFor(provider: Provider): number {
+    return this.inFlight.get(provider)!;
   }
 
   start(): void {
@@ -74,11 +80,19 @@ export class Worker {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      const claimed = this.tick();
-      // A full batch means more may be due: look again at once; else wait for the next poll.
+      let claimed = 0;
+      try {
+        claimed = this.tick();
+      } catch (error) {
+        // A database busy beyond busy_timeout (another process holding the write lock): try again later.
+        this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'worker claim failed');
+      }
+      // Claimed something: more may be due, look again at once. Otherwise wait for the next poll
+      // (or for a call to finish, which frees room: see process()).
       this.schedule(claimed > 0 ? 0 : this.pollIntervalMs);
     }, delayMs);
-    this.timer.unref?.();
+    // Deliberately not unref'd: in `gateway worker` this timer is all that keeps the process alive.
+    // stop() clears it.
   }
 
   /**
@@ -86,88 +100,126 @@ export class Worker {
    * Tests drive it directly with an injected clock, then `await worker.idle()`.
    */
   tick(): number {
-    let claimed = 0;
+    const rooms = new Map<Provider, number>();
     for (const provider of PROVIDERS) {
-      const circuit = this.circuit(provider);
-      const room = Math.min(this.concurrency - this.inFlight.get(provider)!, circuit.permits());
-      if (room <= 0) continue;
-      const rows = this.claim(provider, room);
-      if (rows.length === 0) circuit.unused();
-      for (const row of rows) {
-        claimed += 1;
-        this.track(this.process(provider, row));
-      }
+      const free = this.concurrency - this.inFlight.get(provider)!;
+      if (free <= 0) continue;
+      const room = Math.min(free, this.circuit(provider).permits());
+      if (room > 0) rooms.set(provider, room);
     }
-    return claimed;
+    if (rooms.size === 0) return 0;
+    let claimed: Map<Provider, UpstreamDeletionRow[]>;
+    try {
+      claimed = this.claimAll(rooms);
+    } catch (error) {
+      // A half-open circuit's probe permit went unused; do not leave the provider shut.
+      for (const provider of rooms.keys()) this.circuit(provider).unused();
+      throw error;
+    }
+    for (const provider of rooms.keys()) {
+      const rows = claimed.get(provider) ?? [];
+      if (rows.length === 0) this.circuit(provider).unused();
+      for (const row of rows) this.track(provider, this.process(provider, row));
+    }
+    return [...claimed.values()].reduce((sum, rows) => sum + rows.length, 0);
   }
 
-  /** Resolves when every call started so far has been recorded. */
-  async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.all([...this.running]);
-  }
-
-  /** Claims and delivers until nothing is due (tests and `gateway worker --drain`). */
-  async drain(): Promise<void> {
-    while (this.tick() > 0 || this.running.size > 0) await this.idle();
-  }
-
-  private track(promise: Promise<void>): void {
-    this.running.add(promise);
-    void promise.finally(() => this.running.delete(promise));
+  /** Resolves when every call started so far (of one provider, or of all) has been recorded. */
+  async idle(provider?: Provider): Promise<void> {
+    const sets = provider ? [this.running.get(provider)!] : [...this.running.values()];
+    for (;;) {
+      const pending = sets.flatMap((set) => [...set]);
+      if (pending.length === 0) return;
+      await Promise.all(pending);
+    }
   }
 
   /**
-   * Takes up to `limit` due rows of a provider in one BEGIN IMMEDIATE transaction, counting the
+   * Claims and delivers until nothing is due and nothing is in flight, starting a new call as soon
+   * as one finishes (tests, and measuring how fast a backlog drains). Returns how many it claimed.
+   */
+  async drain(): Promise<number> {
+    let claimed = 0;
+    for (;;) {
+      claimed += this.tick();
+      const pending = [...this.running.values()].flatMap((set) => [...set]);
+      if (pending.length === 0) return claimed;
+      await Promise.race(pending);
+      // Let the other calls that finished meanwhile record too: one claim then fills all their room.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private track(provider: Provider, promise: Promise<void>): void {
+    const set = this.running.get(provider)!;
+    set.add(promise);
+    void promise.finally(() => set.delete(promise));
+  }
+
+  /** Takes up to `limit` due rows of one provider (see claimAll). */
+  claim(provider: Provider, limit: number): UpstreamDeletionRow[] {
+    return this.claimAll(new Map([[provider, limit]])).get(provider) ?? [];
+  }
+
+  /**
+   * Takes due rows, up to a limit per provider, in one BEGIN IMMEDIATE transaction, counting the
    * attempt now: a row whose call crashes the process every time still reaches its limit.
    */
-  claim(provider: Provider, limit: number): UpstreamDeletionRow[] {
+  claimAll(limits: ReadonlyMap<Provider, number>): Map<Provider, UpstreamDeletionRow[]> {
     const now = this.runtime.clock.now();
     const nowIso = now.toISOString();
+    // The lease outlives the slowest call (the client aborts at upstreamTimeoutMs), so a live holder
+    // never loses its row mid-call; a dead one's row is free again once it expires.
     const leaseUntil = new Date(now.getTime() + this.config.upstreamTimeoutMs + LEASE_MARGIN_MS).toISOString();
     return immediate(this.db, (tx) => {
-      const due = tx
-        .select()
-        .from(upstreamDeletions)
-        .where(
-          and(
-            eq(upstreamDeletions.status, 'PENDING'),
-            eq(upstreamDeletions.provider, provider),
-            lte(upstreamDeletions.nextAttemptAt, nowIso),
-            or(isNull(upstreamDeletions.leaseUntil), lt(upstreamDeletions.leaseUntil, nowIso)),
-          ),
-        )
-        .orderBy(asc(upstreamDeletions.nextAttemptAt))
-        .limit(limit)
-        .all();
-      const claimed: UpstreamDeletionRow[] = [];
-      for (const row of due) {
-        const where = and(eq(upstreamDeletions.kind, row.kind), eq(upstreamDeletions.resourceId, row.resourceId));
-        if (row.attempts - row.inProgressAttempts >= this.config.upstreamMaxAttempts && row.reason !== 'JOB_IN_PROGRESS') {
-          // Every attempt so far ended without an outcome (the process died mid-call): give up now.
-          tx.update(upstreamDeletions)
-            .set({ status: 'FAILED', reason: 'MAX_ATTEMPTS_EXCEEDED', leaseOwner: null, leaseUntil: null, nextAttemptAt: null, updatedAt: nowIso })
-            .where(where)
-            .run();
-          appendAuditEvent(tx, this.runtime, {
-            actor: WORKER_ACTOR,
-            organizationId: row.organizationId,
-            action: 'upstream.delete',
-            resourceKind: row.kind as ResourceKind,
-            resourceId: row.resourceId,
-            provider: row.provider as Provider,
-            outcome: 'UPSTREAM_FAILED',
-            details: { attempt: row.attempts, reason: 'MAX_ATTEMPTS_EXCEEDED', error: row.lastError },
-          });
-          continue;
+      const claimed = new Map<Provider, UpstreamDeletionRow[]>();
+      for (const [provider, limit] of limits) {
+        const due = tx
+          .select()
+          .from(upstreamDeletions)
+          .where(
+            and(
+              eq(upstreamDeletions.status, 'PENDING'),
+              eq(upstreamDeletions.provider, provider),
+              lte(upstreamDeletions.nextAttemptAt, nowIso),
+              or(isNull(upstreamDeletions.leaseUntil), lt(upstreamDeletions.leaseUntil, nowIso)),
+            ),
+          )
+          .orderBy(asc(upstreamDeletions.nextAttemptAt))
+          .limit(limit)
+          .all();
+        const rows: UpstreamDeletionRow[] = [];
+        for (const row of due) {
+          const where = and(eq(upstreamDeletions.kind, row.kind), eq(upstreamDeletions.resourceId, row.resourceId));
+          // Recorded outcomes give up in the recorder; reaching the limit here means the last attempts
+          // never recorded one (the process died mid-call), so stop before another call.
+          if (row.attempts - row.inProgressAttempts >= this.config.upstreamMaxAttempts) {
+            tx.update(upstreamDeletions)
+              .set({ status: 'FAILED', reason: 'MAX_ATTEMPTS_EXCEEDED', leaseOwner: null, leaseUntil: null, nextAttemptAt: null, updatedAt: nowIso })
+              .where(where)
+              .run();
+            appendAuditEvent(tx, this.runtime, {
+              actor: WORKER_ACTOR,
+              organizationId: row.organizationId,
+              action: 'upstream.delete',
+              resourceKind: row.kind as ResourceKind,
+              resourceId: row.resourceId,
+              provider: row.provider as Provider,
+              outcome: 'UPSTREAM_FAILED',
+              details: { attempt: row.attempts, reason: 'MAX_ATTEMPTS_EXCEEDED', lastReason: row.reason, error: row.lastError },
+            });
+            continue;
+          }
+          rows.push(
+            tx
+              .update(upstreamDeletions)
+              .set({ attempts: row.attempts + 1, leaseOwner: this.owner, leaseUntil, updatedAt: nowIso })
+              .where(where)
+              .returning()
+              .get(),
+          );
         }
-        claimed.push(
-          tx
-            .update(upstreamDeletions)
-            .set({ attempts: row.attempts + 1, leaseOwner: this.owner, leaseUntil, updatedAt: nowIso })
-            .where(where)
-            .returning()
-            .get(),
-        );
+        if (rows.length > 0) claimed.set(provider, rows);
       }
       return claimed;
     });
@@ -175,6 +227,7 @@ export class Worker {
 
   private async process(provider: Provider, row: UpstreamDeletionRow): Promise<void> {
     this.inFlight.set(provider, this.inFlight.get(provider)! + 1);
+    let answered = false;
     try {
       const resource = this.db
         .select()
@@ -185,6 +238,7 @@ export class Worker {
         ? upstreamTargetOf(resource as never)
         : { kind: row.kind as ResourceKind, id: row.resourceId, provider, organizationId: row.organizationId, sessionId: null, documentId: null };
       const call = await this.client.deleteUpstream(target);
+      answered = true;
       this.circuit(provider).record(call.outcome.status !== 'PENDING' || call.outcome.reason === 'JOB_IN_PROGRESS');
       this.observer.upstreamCall({
         provider,
@@ -208,7 +262,11 @@ export class Worker {
       // The lease expires and the row is claimed again; log without the row's provider answer.
       this.logger.error({ err: error instanceof Error ? error.message : String(error), kind: row.kind, resourceId: row.resourceId }, 'worker call failed');
     } finally {
+      // A half-open circuit's probe that never got an answer must not keep the provider shut.
+      if (!answered) this.circuit(provider).unused();
       this.inFlight.set(provider, this.inFlight.get(provider)! - 1);
+      // Room just freed up: look for the next due row now rather than at the next poll.
+      if (!this.stopped) this.schedule(0);
     }
   }
 
@@ -221,11 +279,21 @@ export class Worker {
   }
 }
 
-/** Hands back the leases of a process that is shutting down, so another worker need not wait for them. */
+/**
+ * Hands back the leases of a process that is shutting down (its worker's and its requests'), so
+ * another worker need not wait for them to expire.
+ */
 export function releaseLeases(db: Db, instanceId: string, now: Date): number {
+  const prefix = `${instanceId}/`;
   return db
     .update(upstreamDeletions)
     .set({ leaseOwner: null, leaseUntil: null, updatedAt: now.toISOString() })
-    .where(and(eq(upstreamDeletions.status, 'PENDING'), like(upstreamDeletions.leaseOwner, `${instanceId}/%`)))
+    .where(
+      and(
+        eq(upstreamDeletions.status, 'PENDING'),
+        // An exact prefix: LIKE would read the `_` of an instance id as a wildcard.
+        sql`substr(${upstreamDeletions.leaseOwner}, 1, ${prefix.length}) = ${prefix}`,
+      ),
+    )
     .run().changes;
 }
