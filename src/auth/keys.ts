@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import { ROLES, type Principal, type Role } from '../domain.ts';
 import type { Db } from '../db/open.ts';
+import { statementsOf } from '../db/statements.ts';
 import { apiKeys, type ApiKeyRow } from '../db/schema.ts';
 import type { Runtime } from '../runtime.ts';
 
@@ -82,11 +83,7 @@ export function revokeKey(db: Db, runtime: Runtime, id: string): boolean {
 /** Resolves a presented key; null for a malformed, unknown or revoked one. */
 export function principalForKey(db: Db, key: string): Principal | null {
   if (!KEY_PATTERN.test(key)) return null;
-  const row = db
-    .select()
-    .from(apiKeys)
-    .where(and(eq(apiKeys.hash, hashKey(key)), isNull(apiKeys.revokedAt)))
-    .get();
+  const row = statementsOf(db).activeKeyByHash.get({ hash: hashKey(key) });
   if (!row) return null;
   return { keyId: row.id, organizationId: row.organizationId, userId: row.userId, role: row.role };
 }

@@ -4,6 +4,7 @@ import DataLoader from 'dataloader';
 import { and, asc, eq, inArray, or, type SQL } from 'drizzle-orm';
 import type { CatalogResource, ResourceKind } from '../domain.ts';
 import type { Db } from '../db/open.ts';
+import { statementsOf } from '../db/statements.ts';
 import { auditEvents, resources, upstreamDeletions, type AuditEventRow, type ResourceRow, type UpstreamDeletionRow } from '../db/schema.ts';
 
 export interface ResourceKey {
@@ -28,6 +29,11 @@ function byKinds(keys: readonly ResourceKey[], kindColumn: typeof resources.kind
 export function createLoaders(db: Db) {
   const resource = new DataLoader<ResourceKey, CatalogResource | null, string>(
     async (keys) => {
+      if (keys.length === 1) {
+        // The common case (one delete, one resource): a prepared statement instead of a built one.
+        const row = statementsOf(db).resource.get({ kind: keys[0]!.kind, id: keys[0]!.id });
+        return [row ? decodeResource(row) : null];
+      }
       const rows = db.select().from(resources).where(byKinds(keys, resources.kind, resources.id)).all();
       const found = new Map(rows.map((row) => [keyOf(row as ResourceKey), decodeResource(row)]));
       return keys.map((key) => found.get(keyOf(key)) ?? null);
@@ -36,6 +42,7 @@ export function createLoaders(db: Db) {
   );
   const upstream = new DataLoader<ResourceKey, UpstreamDeletionRow | null, string>(
     async (keys) => {
+      if (keys.length === 1) return [statementsOf(db).upstream.get({ kind: keys[0]!.kind, id: keys[0]!.id }) ?? null];
       const rows = db
         .select()
         .from(upstreamDeletions)

@@ -1,6 +1,7 @@
 // The drizzle schema: API keys, the resource catalog, the upstream-deletion outbox and the audit trail.
 // Timestamps are ISO-8601 strings (UTC, milliseconds): sortable as text and hashed as text.
 
+import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 export const apiKeys = sqliteTable(
@@ -104,6 +105,10 @@ export const auditEvents = sqliteTable(
     index('audit_events_org_seq').on(t.organizationId, t.seq),
     index('audit_events_resource').on(t.resourceKind, t.resourceId, t.seq),
     index('audit_events_org_resource').on(t.organizationId, t.resourceId, t.seq),
+    index('audit_events_org_outcome').on(t.organizationId, t.outcome, t.seq),
+    // The chain is linear: no two events may claim the same predecessor (nor two the genesis), so an
+    // append outside a write-locked transaction fails instead of forking the chain.
+    uniqueIndex('audit_events_chain_link').on(sql`coalesce(${t.previousHash}, '')`),
   ],
 );
 

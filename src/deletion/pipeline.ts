@@ -2,7 +2,6 @@
 // validate → load → scope → authorise → one transaction (soft delete + cascade + audit event +
 // outbox row) → provider call under the row's lease → record → payload.
 // It takes a list of targets even though each mutation passes one (bulk deletes come next).
-import { and, eq, isNull } from 'drizzle-orm';
 import type { Config } from '../config.ts';
 import {
   GATEWAY_ACTOR,
@@ -17,7 +16,8 @@ import {
 } from '../domain.ts';
 import { appendAuditEvent } from '../audit/append.ts';
 import { immediate, type Db } from '../db/open.ts';
-import { resources, upstreamDeletions, type AuditEventRow, type UpstreamDeletionRow } from '../db/schema.ts';
+import { statementsOf } from '../db/statements.ts';
+import type { AuditEventRow, UpstreamDeletionRow } from '../db/schema.ts';
 import { notFound, permissionDenied, validation, type ErrorScope, type GatewayError } from '../errors.ts';
 import type { Loaders } from '../catalog/loaders.ts';
 import type { Observer } from '../observer.ts';
@@ -133,7 +133,7 @@ function audit(
   outcome: AuditOutcome,
   details: Record<string, unknown>,
 ): AuditEventRow {
-  const event = immediate(ctx.db, (tx) => appendAuditEvent(tx, ctx.runtime, auditInput(ctx, target, resource, outcome, details)));
+  const event = immediate(ctx.db, () => appendAuditEvent(ctx.db, ctx.runtime, auditInput(ctx, target, resource, outcome, details)));
   ctx.observer.deletion({ kind: target.kind, provider: resource?.provider ?? null, outcome, requestId: ctx.requestId });
   return event;
 }
@@ -178,47 +178,31 @@ function commit(ctx: DeletionContext, target: DeletionTarget, resource: CatalogR
   // The inline call holds the outbox row's lease, so the worker never calls the provider alongside it.
   const leaseOwner = `${ctx.instanceId}/request/${ctx.requestId}`;
   const marked = { deletedAt, deletedBy: actor, updatedAt: deletedAt };
-  return immediate(ctx.db, (tx) => {
-    const changed = tx
-      .update(resources)
-      .set(marked)
-      .where(and(eq(resources.kind, resource.kind), eq(resources.id, resource.id), isNull(resources.deletedAt)))
-      .run();
-    if (changed.changes === 0) return null;
+  const sql = statementsOf(ctx.db);
+  const mark = { at: deletedAt, by: actor };
+  return immediate(ctx.db, () => {
+    if (sql.markDeleted.run({ ...mark, kind: resource.kind, id: resource.id }).changes === 0) return null;
     const cascade = { documents: 0, comments: 0 };
     if (resource.kind === 'SESSION') {
-      const live = (kind: ResourceKind) => and(eq(resources.kind, kind), eq(resources.sessionId, resource.id), isNull(resources.deletedAt));
-      cascade.documents = tx.update(resources).set(marked).where(live('DOCUMENT')).run().changes;
-      cascade.comments = tx.update(resources).set(marked).where(live('COMMENT')).run().changes;
+      cascade.documents = sql.markSessionChildren.run({ ...mark, kind: 'DOCUMENT', sessionId: resource.id }).changes;
+      cascade.comments = sql.markSessionChildren.run({ ...mark, kind: 'COMMENT', sessionId: resource.id }).changes;
     } else if (resource.kind === 'DOCUMENT') {
-      cascade.comments = tx
-        .update(resources)
-        .set(marked)
-        .where(and(eq(resources.kind, 'COMMENT'), eq(resources.documentId, resource.id), isNull(resources.deletedAt)))
-        .run().changes;
+      cascade.comments = sql.markDocumentComments.run({ ...mark, documentId: resource.id }).changes;
     }
     const details: Record<string, unknown> = {};
     if (resource.kind === 'SESSION') details.documentsDeleted = cascade.documents;
     if (resource.kind === 'SESSION' || resource.kind === 'DOCUMENT') details.commentsDeleted = cascade.comments;
-    const event = appendAuditEvent(tx, ctx.runtime, auditInput(ctx, target, resource, 'DELETED', details));
-    const upstream = tx
-      .insert(upstreamDeletions)
-      .values({
-        kind: resource.kind,
-        resourceId: resource.id,
-        provider: resource.provider,
-        organizationId: resource.organizationId,
-        status: 'PENDING',
-        attempts: 1,
-        nextAttemptAt: deletedAt,
-        leaseOwner,
-        leaseUntil: new Date(now.getTime() + ctx.config.upstreamTimeoutMs + LEASE_MARGIN_MS).toISOString(),
-        requestId: ctx.requestId,
-        createdAt: deletedAt,
-        updatedAt: deletedAt,
-      })
-      .returning()
-      .get();
+    const event = appendAuditEvent(ctx.db, ctx.runtime, auditInput(ctx, target, resource, 'DELETED', details));
+    const upstream = sql.insertOutbox.get({
+      kind: resource.kind,
+      id: resource.id,
+      provider: resource.provider,
+      organizationId: resource.organizationId,
+      at: deletedAt,
+      leaseOwner,
+      leaseUntil: new Date(now.getTime() + ctx.config.upstreamTimeoutMs + LEASE_MARGIN_MS).toISOString(),
+      requestId: ctx.requestId,
+    })!;
     return { target, resource: { ...resource, ...marked }, deletedAt, event, upstream, cascade, leaseOwner };
   });
 }

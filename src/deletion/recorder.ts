@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import type { AuditOutcome, Provider, ResourceKind } from '../domain.ts';
 import { appendAuditEvent } from '../audit/append.ts';
 import { immediate, type Db } from '../db/open.ts';
+import { statementsOf } from '../db/statements.ts';
 import { upstreamDeletions, type AuditEventRow, type UpstreamDeletionRow } from '../db/schema.ts';
 import type { UpstreamOutcome } from '../providers/adapter.ts';
 import type { Runtime } from '../runtime.ts';
@@ -89,13 +90,26 @@ export function decide(row: UpstreamDeletionRow, outcome: UpstreamOutcome, confi
 
 /** Applies the outcome if `leaseOwner` still holds the row; null when the lease was lost. */
 export function recordOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInput): Recorded | null {
-  return immediate(db, (tx) => {
-    const where = and(eq(upstreamDeletions.kind, input.kind), eq(upstreamDeletions.resourceId, input.resourceId));
-    const row = tx.select().from(upstreamDeletions).where(where).get();
+  return immediate(db, () => {
+    const sql = statementsOf(db);
+    const key = { kind: input.kind, id: input.resourceId };
+    const row = sql.upstream.get(key);
     if (!row || row.status !== 'PENDING' || row.leaseOwner !== input.leaseOwner) return null;
     const decision = decide(row, input.outcome, config, runtime);
-    const updated = tx.update(upstreamDeletions).set(decision.set).where(where).returning().get();
-    const event = appendAuditEvent(tx, runtime, {
+    const next = { ...row, ...decision.set };
+    const updated = sql.recordOutbox.get({
+      ...key,
+      status: next.status,
+      inProgressAttempts: next.inProgressAttempts,
+      nextAttemptAt: next.nextAttemptAt,
+      lastHttpStatus: next.lastHttpStatus,
+      lastError: next.lastError,
+      reason: next.reason,
+      result: next.result === null ? null : JSON.stringify(next.result),
+      updatedAt: next.updatedAt,
+      completedAt: next.completedAt,
+    })!;
+    const event = appendAuditEvent(db, runtime, {
       actor: input.actor,
       organizationId: row.organizationId,
       action: 'upstream.delete',

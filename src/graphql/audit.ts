@@ -1,10 +1,21 @@
-// Audit events as the API shows them.
+// The audit trail as the API shows it: AuditEvent, the `auditEvents` connection (every role, its own
+// organisation only) and `auditTrailVerification` (admins; counts only).
 import type { AuditEventRow } from '../db/schema.ts';
-import { builder } from './builder.ts';
+import { listAuditEvents } from '../audit/list.ts';
+import { verifyAuditTrailInBackground, type Verification } from '../audit/verify.ts';
+import { adminOnly } from '../errors.ts';
+import { builder, principalOf } from './builder.ts';
+// catalog.ts imports AuditEvent from here too; Resource is only read inside field thunks, which
+// Pothos runs when the schema is built, after both modules have loaded.
+import { Resource } from './catalog.ts';
+import { connectionType, decodeCursor, encodeCursor, pageOf, pageSize, type CursorScope } from './connection.ts';
 import { AuditOutcomeEnum, ProviderEnum, ResourceKindEnum } from './enums.ts';
 import type { AuditOutcome, Provider, ResourceKind } from '../domain.ts';
 
-export const AuditEvent = builder.objectRef<AuditEventRow>('AuditEvent').implement({
+// Declared before it is implemented, so its type does not depend on Resource's (and Resource's on it).
+export const AuditEvent = builder.objectRef<AuditEventRow>('AuditEvent');
+
+AuditEvent.implement({
   description:
     'One append-only row of the audit trail. `hash` = SHA-256 of `previousHash` and the canonical form of the fields (see the README), so any change, removal, insertion or reordering is detectable.',
   fields: (t) => ({
@@ -23,5 +34,74 @@ export const AuditEvent = builder.objectRef<AuditEventRow>('AuditEvent').impleme
     details: t.field({ type: 'JSON', nullable: true, resolve: (event) => event.details }),
     previousHash: t.exposeString('previousHash', { nullable: true }),
     hash: t.exposeString('hash'),
+    resource: t.field({
+      type: Resource,
+      nullable: true,
+      description: 'The resource it is about, as the catalog has it now; null when none, or not in your organisation.',
+      resolve: async (event, _args, ctx) => {
+        const principal = principalOf(ctx);
+        if (!event.resourceKind || !event.resourceId || event.organizationId !== principal.organizationId) return null;
+        // Through the request's DataLoader: a page of events costs one catalog query, not one per event.
+        const resource = await ctx.loaders.resource.load({ kind: event.resourceKind as ResourceKind, id: event.resourceId });
+        return resource && resource.organizationId === principal.organizationId ? resource : null;
+      },
+    }),
   }),
 });
+
+const AuditEventConnection = connectionType('AuditEvent', AuditEvent);
+
+function isPosition(key: Record<string, unknown>): key is { seq: number } {
+  return typeof key.seq === 'number' && Number.isSafeInteger(key.seq) && key.seq > 0;
+}
+
+builder.queryField('auditEvents', (t) =>
+  t.field({
+    type: AuditEventConnection,
+    description:
+      "Your organisation's audit events, newest first (every role may read them). Pages are stable while new events arrive: `after` continues below the previous page.",
+    args: {
+      first: t.arg.int({ description: 'Page size, 1–100 (default 20).' }),
+      after: t.arg.string({ description: 'The `endCursor` of the previous page.' }),
+      resourceId: t.arg.id({ description: 'Only the events about this resource.' }),
+      outcome: t.arg({ type: AuditOutcomeEnum, description: 'Only the events with this outcome.' }),
+    },
+    resolve: (_root, args, ctx) => {
+      const principal = principalOf(ctx);
+      const size = pageSize(args.first);
+      const scope: CursorScope = { list: 'auditEvents', organizationId: principal.organizationId };
+      const after = decodeCursor(args.after, scope, isPosition);
+      const rows = listAuditEvents(ctx.db, {
+        organizationId: principal.organizationId,
+        resourceId: args.resourceId === null || args.resourceId === undefined ? null : String(args.resourceId),
+        outcome: (args.outcome as AuditOutcome | null | undefined) ?? null,
+        beforeSeq: after?.seq ?? null,
+        limit: size + 1,
+      });
+      return pageOf(rows, size, (row) => encodeCursor(scope, { seq: row.seq }));
+    },
+  }),
+);
+
+const AuditTrailVerification = builder.objectRef<Verification>('AuditTrailVerification').implement({
+  description: 'The whole hash chain recomputed (there is one, shared by every organisation): counts and an event id only.',
+  fields: (t) => ({
+    valid: t.exposeBoolean('valid', { description: 'Every event matches its hash and links to the one before it, and none is missing at the end.' }),
+    eventsChecked: t.exposeInt('eventsChecked', { description: 'Events recomputed, up to and including the first that does not verify.' }),
+    firstInvalidEventId: t.exposeID('firstInvalidEventId', {
+      nullable: true,
+      description: 'The first event that does not verify; null when valid, or when only the newest events are missing.',
+    }),
+  }),
+});
+
+builder.queryField('auditTrailVerification', (t) =>
+  t.field({
+    type: AuditTrailVerification,
+    description: 'Admin: recompute the audit hash chain, as `gateway audit verify` does.',
+    resolve: (_root, _args, ctx) => {
+      if (principalOf(ctx).role !== 'admin') throw adminOnly('auditTrailVerification');
+      return verifyAuditTrailInBackground(ctx.db);
+    },
+  }),
+);

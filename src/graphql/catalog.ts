@@ -10,7 +10,11 @@ import { ProviderEnum, ResourceKindEnum, RoleEnum } from './enums.ts';
 import { ERROR_TYPES } from './errors.ts';
 import type { Principal } from '../domain.ts';
 
-export const Resource = builder.objectRef<CatalogResource>('Resource').implement({
+// Declared before it is implemented: AuditEvent (audit.ts) points back at Resource, and a type that
+// depends on its own initializer through that cycle would widen to any.
+export const Resource = builder.objectRef<CatalogResource>('Resource');
+
+Resource.implement({
   description: 'A thing that lives at a provider, as the gateway knows it.',
   fields: (t) => ({
     kind: t.field({ type: ResourceKindEnum, resolve: (r) => r.kind }),
@@ -33,7 +37,9 @@ export const Resource = builder.objectRef<CatalogResource>('Resource').implement
       type: [AuditEvent],
       description:
         'The audit events, with their hashes, that prove its deletion: the request, the local deletion and the provider outcomes, oldest first. Attach it to an erasure request; `gateway audit verify` proves the chain they sit in.',
-      resolve: (r, _args, ctx) => ctx.loaders.receipt.load({ kind: r.kind, id: r.id }),
+      // Another organisation's attempt on the same id is an event of its trail, never of this receipt.
+      resolve: async (r, _args, ctx) =>
+        (await ctx.loaders.receipt.load({ kind: r.kind, id: r.id })).filter((event) => event.organizationId === r.organizationId),
     }),
   }),
 });

@@ -85,7 +85,7 @@ export function requeueUpstreamDeletion(db: Db, runtime: Runtime, input: Requeue
       .where(where)
       .returning()
       .get();
-    const event = appendAuditEvent(tx, runtime, {
+    const event = appendAuditEvent(db, runtime, {
       actor: input.actor,
       organizationId: before.organizationId,
       action: 'upstream.requeue',

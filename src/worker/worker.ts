@@ -198,7 +198,7 @@ export class Worker {
               .set({ status: 'FAILED', reason: 'MAX_ATTEMPTS_EXCEEDED', leaseOwner: null, leaseUntil: null, nextAttemptAt: null, updatedAt: nowIso })
               .where(where)
               .run();
-            appendAuditEvent(tx, this.runtime, {
+            appendAuditEvent(this.db, this.runtime, {
               actor: WORKER_ACTOR,
               organizationId: row.organizationId,
               action: 'upstream.delete',
