@@ -2,6 +2,7 @@
 // one SQLite transaction (mark deleted, insert audit row, insert outbox row), one provider call over
 // a keep-alive pool, record the answer, JSON reply. No GraphQL, no auth, no hash chain.
 // Run: node --import tsx bench/floor.ts DB_PATH AITRONOS_BASE_URL API_KEY  (prints the URL on stdout)
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Database from 'better-sqlite3';
@@ -15,8 +16,11 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 const find = db.prepare('SELECT kind, id, organization_id, deleted_at FROM resources WHERE kind = ? AND id = ?');
 const mark = db.prepare('UPDATE resources SET deleted_at = ?, updated_at = ? WHERE kind = ? AND id = ? AND deleted_at IS NULL');
+// The audit row is chained like the gateway's (read the last hash, hash the row after it): a
+// tamper-evident trail is part of what one delete minimally must do here.
+const lastHash = db.prepare('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1').pluck();
 const audit = db.prepare(
-  "INSERT INTO audit_events (id, at, actor, organization_id, action, resource_kind, resource_id, outcome, hash) VALUES (?, ?, 'floor', ?, 'transcription.delete', 'TRANSCRIPTION', ?, 'DELETED', 'x')",
+  "INSERT INTO audit_events (id, at, actor, organization_id, action, resource_kind, resource_id, outcome, previous_hash, hash) VALUES (?, ?, 'floor', ?, 'transcription.delete', 'TRANSCRIPTION', ?, 'DELETED', ?, ?)",
 );
 const outbox = db.prepare(
   "INSERT INTO upstream_deletions (kind, resource_id, provider, organization_id, status, attempts, created_at, updated_at) VALUES ('TRANSCRIPTION', ?, 'AITRONOS_AUDIO', ?, 'PENDING', 1, ?, ?)",
@@ -24,7 +28,9 @@ const outbox = db.prepare(
 const record = db.prepare("UPDATE upstream_deletions SET status = ?, completed_at = ? WHERE kind = 'TRANSCRIPTION' AND resource_id = ?");
 const commit = db.transaction((id: string, org: string, now: string) => {
   if (mark.run(now, now, 'TRANSCRIPTION', id).changes === 0) return false;
-  audit.run(`evt_${id}`, now, org, id);
+  const previous = (lastHash.get() as string | undefined) ?? null;
+  const hash = createHash('sha256').update(`${previous ?? ''}\n${JSON.stringify([`evt_${id}`, now, org, id])}`).digest('hex');
+  audit.run(`evt_${id}`, now, org, id, previous, hash);
   outbox.run(id, org, now, now);
   return true;
 });

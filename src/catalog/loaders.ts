@@ -14,6 +14,12 @@ export interface ResourceKey {
 
 const keyOf = (key: ResourceKey) => `${key.kind}\u0000${key.id}`;
 
+export interface ReceiptKey extends ResourceKey {
+  organizationId: string;
+}
+
+const receiptKeyOf = (key: ReceiptKey) => `${key.organizationId}\u0000${keyOf(key)}`;
+
 export function decodeResource(row: ResourceRow): CatalogResource {
   return row as CatalogResource;
 }
@@ -53,22 +59,29 @@ export function createLoaders(db: Db) {
     },
     { cacheKeyFn: keyOf },
   );
-  const receipt = new DataLoader<ResourceKey, AuditEventRow[], string>(
+  // A receipt is one organisation's events about one resource (another organisation's attempt on the
+  // same id belongs to its own trail), read through the (organization_id, resource_id, seq) index.
+  const receipt = new DataLoader<ReceiptKey, AuditEventRow[], string>(
     async (keys) => {
+      const byOrganization = new Map<string, string[]>();
+      for (const key of keys) byOrganization.set(key.organizationId, [...(byOrganization.get(key.organizationId) ?? []), key.id]);
+      const clauses = [...byOrganization].map(([organizationId, ids]) =>
+        and(eq(auditEvents.organizationId, organizationId), inArray(auditEvents.resourceId, [...new Set(ids)])),
+      );
       const rows = db
         .select()
         .from(auditEvents)
-        .where(byKinds(keys, auditEvents.resourceKind as never, auditEvents.resourceId as never))
+        .where(clauses.length === 1 ? clauses[0] : or(...clauses))
         .orderBy(asc(auditEvents.seq))
         .all();
       const grouped = new Map<string, AuditEventRow[]>();
       for (const row of rows) {
-        const k = keyOf({ kind: row.resourceKind as ResourceKind, id: row.resourceId ?? '' });
+        const k = receiptKeyOf({ kind: row.resourceKind as ResourceKind, id: row.resourceId ?? '', organizationId: row.organizationId ?? '' });
         grouped.set(k, [...(grouped.get(k) ?? []), row]);
       }
-      return keys.map((key) => grouped.get(keyOf(key)) ?? []);
+      return keys.map((key) => grouped.get(receiptKeyOf(key)) ?? []);
     },
-    { cacheKeyFn: keyOf },
+    { cacheKeyFn: receiptKeyOf },
   );
   return {
     resource,
@@ -79,8 +92,8 @@ export function createLoaders(db: Db) {
       for (const key of keys) {
         resource.clear(key);
         upstream.clear(key);
-        receipt.clear(key);
       }
+      receipt.clearAll();
     },
     clearAll(): void {
       resource.clearAll();

@@ -103,7 +103,6 @@ export const auditEvents = sqliteTable(
   (t) => [
     uniqueIndex('audit_events_id').on(t.id),
     index('audit_events_org_seq').on(t.organizationId, t.seq),
-    index('audit_events_resource').on(t.resourceKind, t.resourceId, t.seq),
     index('audit_events_org_resource').on(t.organizationId, t.resourceId, t.seq),
     index('audit_events_org_outcome').on(t.organizationId, t.outcome, t.seq),
     // The chain is linear: no two events may claim the same predecessor (nor two the genesis), so an

@@ -223,15 +223,6 @@ async function deliver(ctx: DeletionContext, committed: Committed): Promise<Dele
   const { resource } = committed;
   ctx.observer.deletion({ kind: resource.kind, provider: resource.provider, outcome: 'DELETED', requestId: ctx.requestId });
   const call = await ctx.client.deleteUpstream(upstreamTargetOf(resource));
-  ctx.observer.upstreamCall({
-    provider: resource.provider,
-    kind: resource.kind,
-    status: call.outcome.status,
-    httpStatus: call.outcome.httpStatus,
-    reason: call.outcome.reason,
-    latencyMs: call.latencyMs,
-    via: 'request',
-  });
   const recorded = recordOutcome(ctx.db, ctx.config, ctx.runtime, {
     kind: resource.kind,
     resourceId: resource.id,
@@ -240,6 +231,15 @@ async function deliver(ctx: DeletionContext, committed: Committed): Promise<Dele
     actor: GATEWAY_ACTOR,
     requestId: ctx.requestId,
     traceId: ctx.traceId,
+  });
+  ctx.observer.upstreamCall({
+    provider: resource.provider,
+    kind: resource.kind,
+    status: call.outcome.status,
+    httpStatus: call.outcome.httpStatus,
+    reason: call.outcome.reason,
+    latencyMs: call.latencyMs,
+    via: 'request',
   });
   ctx.loaders.clearAll();
   return {

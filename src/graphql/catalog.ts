@@ -38,8 +38,7 @@ Resource.implement({
       description:
         'The audit events, with their hashes, that prove its deletion: the request, the local deletion and the provider outcomes, oldest first. Attach it to an erasure request; `gateway audit verify` proves the chain they sit in.',
       // Another organisation's attempt on the same id is an event of its trail, never of this receipt.
-      resolve: async (r, _args, ctx) =>
-        (await ctx.loaders.receipt.load({ kind: r.kind, id: r.id })).filter((event) => event.organizationId === r.organizationId),
+      resolve: (r, _args, ctx) => ctx.loaders.receipt.load({ kind: r.kind, id: r.id, organizationId: r.organizationId }),
     }),
   }),
 });

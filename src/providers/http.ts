@@ -80,12 +80,14 @@ function redact(text: string, secret: string): string {
 }
 
 export class ProviderClient {
-  private readonly agent = new Agent({ keepAliveTimeout: 10_000, connections: 128 });
+  private readonly agent: Agent;
 
   constructor(
     private readonly config: Config,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 128, connect: { timeout: config.upstreamTimeoutMs } });
+  }
 
   /** Sends the DELETE for one resource and maps the answer. Never throws. */
   async deleteUpstream(target: UpstreamTarget): Promise<ProviderCall> {
@@ -107,17 +109,19 @@ export class ProviderClient {
     const base = new URL(baseUrl);
     const request = adapter.request(target, credential);
     const path = base.pathname.replace(/\/+$/, '') + request.path;
+    const started = performance.now();
     try {
       const response = await this.agent.request({
         origin: base.origin,
         path,
         method: 'DELETE',
         headers: { ...request.headers, accept: 'application/json' },
-        signal: AbortSignal.timeout(this.config.upstreamTimeoutMs),
         headersTimeout: this.config.upstreamTimeoutMs,
         bodyTimeout: this.config.upstreamTimeoutMs,
       });
-      const text = await readBounded(response.body);
+      // Connect, headers and each body chunk have their own timeouts; the body as a whole must also
+      // arrive within the call's deadline (a provider dripping bytes must not outlive the lease).
+      const text = await readBounded(response.body, started + this.config.upstreamTimeoutMs);
       const contentType = String(response.headers['content-type'] ?? '');
       let json: unknown;
       if (/json/i.test(contentType) && text !== '') {
@@ -144,10 +148,18 @@ export class ProviderClient {
   }
 }
 
-async function readBounded(body: AsyncIterable<Buffer | Uint8Array> & { destroy?: () => void }): Promise<string> {
+class DeadlineExceeded extends Error {
+  override name = 'TimeoutError';
+}
+
+async function readBounded(body: AsyncIterable<Buffer | Uint8Array> & { destroy?: () => void }, deadline: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
+    if (performance.now() > deadline) {
+      body.destroy?.();
+      throw new DeadlineExceeded('the answer took longer than the timeout');
+    }
     size += chunk.length;
     if (size > MAX_BODY_BYTES) {
       body.destroy?.();
@@ -165,7 +177,8 @@ function networkFailure(error: unknown, timeoutMs: number): UpstreamOutcome {
     name === 'TimeoutError' ||
     name === 'AbortError' ||
     error instanceof undiciErrors.HeadersTimeoutError ||
-    error instanceof undiciErrors.BodyTimeoutError;
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError;
   if (timedOut) {
     return { status: 'PENDING', httpStatus: null, reason: 'TIMEOUT', error: `no answer within ${timeoutMs} ms`, retryAfterMs: null };
   }

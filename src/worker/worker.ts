@@ -240,15 +240,6 @@ export class Worker {
       const call = await this.client.deleteUpstream(target);
       answered = true;
       this.circuit(provider).record(call.outcome.status !== 'PENDING' || call.outcome.reason === 'JOB_IN_PROGRESS');
-      this.observer.upstreamCall({
-        provider,
-        kind: row.kind as ResourceKind,
-        status: call.outcome.status,
-        httpStatus: call.outcome.httpStatus,
-        reason: call.outcome.reason,
-        latencyMs: call.latencyMs,
-        via: 'worker',
-      });
       recordOutcome(this.db, this.config, this.runtime, {
         kind: row.kind as ResourceKind,
         resourceId: row.resourceId,
@@ -257,6 +248,16 @@ export class Worker {
         actor: WORKER_ACTOR,
         requestId: row.requestId,
         traceId: null,
+      });
+      // Observed once recorded: a log line or metric never announces an outcome the database lacks.
+      this.observer.upstreamCall({
+        provider,
+        kind: row.kind as ResourceKind,
+        status: call.outcome.status,
+        httpStatus: call.outcome.httpStatus,
+        reason: call.outcome.reason,
+        latencyMs: call.latencyMs,
+        via: 'worker',
       });
     } catch (error) {
       // The lease expires and the row is claimed again; log without the row's provider answer.
