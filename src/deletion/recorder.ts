@@ -3,7 +3,7 @@
 import { and, eq } from 'drizzle-orm';
 import type { Config } from '../config.ts';
 import type { AuditOutcome, Provider, ResourceKind } from '../domain.ts';
-import { appendAuditEvent } from '../audit/append.ts';
+import { appendAuditEvent, type AuditInput } from '../audit/append.ts';
 import { immediate, type Db } from '../db/open.ts';
 import { statementsOf } from '../db/statements.ts';
 import { upstreamDeletions, type AuditEventRow, type UpstreamDeletionRow } from '../db/schema.ts';
@@ -88,6 +88,26 @@ export function decide(row: UpstreamDeletionRow, outcome: UpstreamOutcome, confi
   };
 }
 
+/** The audit event about an outbox row: who, which resource at which provider, what happened. */
+export function upstreamEvent(
+  row: UpstreamDeletionRow,
+  actor: string,
+  action: string,
+  outcome: AuditOutcome,
+  rest: Pick<AuditInput, 'requestId' | 'traceId' | 'upstreamHttpStatus' | 'details'>,
+): AuditInput {
+  return {
+    actor,
+    organizationId: row.organizationId,
+    action,
+    resourceKind: row.kind as ResourceKind,
+    resourceId: row.resourceId,
+    provider: row.provider as Provider,
+    outcome,
+    ...rest,
+  };
+}
+
 /** Applies the outcome if `leaseOwner` still holds the row; null when the lease was lost. */
 export function recordOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInput): Recorded | null {
   return immediate(db, () => {
@@ -109,19 +129,16 @@ export function recordOutcome(db: Db, config: Config, runtime: Runtime, input: R
       updatedAt: next.updatedAt,
       completedAt: next.completedAt,
     })!;
-    const event = appendAuditEvent(db, runtime, {
-      actor: input.actor,
-      organizationId: row.organizationId,
-      action: 'upstream.delete',
-      resourceKind: row.kind as ResourceKind,
-      resourceId: row.resourceId,
-      provider: row.provider as Provider,
-      outcome: decision.outcome,
-      requestId: input.requestId,
-      traceId: input.traceId,
-      upstreamHttpStatus: input.outcome.httpStatus,
-      details: decision.details,
-    });
+    const event = appendAuditEvent(
+      db,
+      runtime,
+      upstreamEvent(row, input.actor, 'upstream.delete', decision.outcome, {
+        requestId: input.requestId,
+        traceId: input.traceId,
+        upstreamHttpStatus: input.outcome.httpStatus,
+        details: decision.details,
+      }),
+    );
     return { row: updated, event };
   });
 }

@@ -3,6 +3,7 @@
 import { and, desc, eq, lt, or, type SQL } from 'drizzle-orm';
 import type { Provider, ResourceKind, UpstreamStatus } from '../domain.ts';
 import { appendAuditEvent } from '../audit/append.ts';
+import { upstreamEvent } from '../deletion/recorder.ts';
 import { immediate, type Db } from '../db/open.ts';
 import { upstreamDeletions, type AuditEventRow, type UpstreamDeletionRow } from '../db/schema.ts';
 import type { Runtime } from '../runtime.ts';
@@ -85,22 +86,19 @@ export function requeueUpstreamDeletion(db: Db, runtime: Runtime, input: Requeue
       .where(where)
       .returning()
       .get();
-    const event = appendAuditEvent(db, runtime, {
-      actor: input.actor,
-      organizationId: before.organizationId,
-      action: 'upstream.requeue',
-      resourceKind: before.kind as ResourceKind,
-      resourceId: before.resourceId,
-      provider: before.provider as Provider,
-      outcome: 'UPSTREAM_REQUEUED',
-      requestId: input.requestId,
-      traceId: input.traceId,
-      upstreamHttpStatus: before.lastHttpStatus,
-      details: {
-        userId: input.userId,
-        previous: { reason: before.reason, attempts: before.attempts, lastHttpStatus: before.lastHttpStatus, lastError: before.lastError },
-      },
-    });
+    const event = appendAuditEvent(
+      db,
+      runtime,
+      upstreamEvent(before, input.actor, 'upstream.requeue', 'UPSTREAM_REQUEUED', {
+        requestId: input.requestId,
+        traceId: input.traceId,
+        upstreamHttpStatus: before.lastHttpStatus,
+        details: {
+          userId: input.userId,
+          previous: { reason: before.reason, attempts: before.attempts, lastHttpStatus: before.lastHttpStatus, lastError: before.lastError },
+        },
+      }),
+    );
     return { row, event };
   });
 }

@@ -8,7 +8,7 @@ import { appendAuditEvent } from '../audit/append.ts';
 import { immediate, type Db } from '../db/open.ts';
 import { resources, upstreamDeletions, type UpstreamDeletionRow } from '../db/schema.ts';
 import { LEASE_MARGIN_MS, upstreamTargetOf } from '../deletion/pipeline.ts';
-import { recordOutcome } from '../deletion/recorder.ts';
+import { recordOutcome, upstreamEvent } from '../deletion/recorder.ts';
 import type { Logger } from '../logging.ts';
 import type { Observer } from '../observer.ts';
 import type { ProviderClient } from '../providers/http.ts';
@@ -198,16 +198,13 @@ export class Worker {
               .set({ status: 'FAILED', reason: 'MAX_ATTEMPTS_EXCEEDED', leaseOwner: null, leaseUntil: null, nextAttemptAt: null, updatedAt: nowIso })
               .where(where)
               .run();
-            appendAuditEvent(this.db, this.runtime, {
-              actor: WORKER_ACTOR,
-              organizationId: row.organizationId,
-              action: 'upstream.delete',
-              resourceKind: row.kind as ResourceKind,
-              resourceId: row.resourceId,
-              provider: row.provider as Provider,
-              outcome: 'UPSTREAM_FAILED',
-              details: { attempt: row.attempts, reason: 'MAX_ATTEMPTS_EXCEEDED', lastReason: row.reason, error: row.lastError },
-            });
+            appendAuditEvent(
+              this.db,
+              this.runtime,
+              upstreamEvent(row, WORKER_ACTOR, 'upstream.delete', 'UPSTREAM_FAILED', {
+                details: { attempt: row.attempts, reason: 'MAX_ATTEMPTS_EXCEEDED', lastReason: row.reason, error: row.lastError },
+              }),
+            );
             continue;
           }
           rows.push(

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Simulators } from '../../src/simulators/launcher.ts';
-import { CUSTOM_BUCKET, TEST_CREDENTIALS } from './harness.ts';
+import { providerEnv } from './harness.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -36,16 +36,7 @@ export function childEnv(dbPath: string, simulators: Simulators, extra: Record<s
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     DATABASE_PATH: dbPath,
-    AITRONOS_BASE_URL: simulators.baseUrls.aitronos,
-    AITRONOS_API_KEY: TEST_CREDENTIALS.aitronosApiKey,
-    SCRIPTIX_BASE_URL: simulators.baseUrls.scriptix,
-    SCRIPTIX_API_KEY: TEST_CREDENTIALS.scriptixApiKey,
-    DAILY_BASE_URL: simulators.baseUrls.daily,
-    DAILY_API_KEY: TEST_CREDENTIALS.dailyApiKey,
-    DAILY_CUSTOM_BUCKETS: CUSTOM_BUCKET,
-    REVAI_BASE_URL: simulators.baseUrls.revai,
-    REVAI_ACCESS_TOKEN: TEST_CREDENTIALS.revaiAccessToken,
-    UPSTREAM_TIMEOUT_MS: '1000',
+    ...providerEnv(simulators),
     ...extra,
   };
 }

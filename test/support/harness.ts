@@ -23,6 +23,22 @@ export const CUSTOM_BUCKET = 'acme-recordings';
 export const ORG = 'org_a';
 export const OTHER_ORG = 'org_b';
 
+/** The provider half of a test gateway's environment: the simulators and the test credentials. */
+export function providerEnv(simulators: Simulators): Record<string, string> {
+  return {
+    AITRONOS_BASE_URL: simulators.baseUrls.aitronos,
+    AITRONOS_API_KEY: TEST_CREDENTIALS.aitronosApiKey,
+    SCRIPTIX_BASE_URL: simulators.baseUrls.scriptix,
+    SCRIPTIX_API_KEY: TEST_CREDENTIALS.scriptixApiKey,
+    DAILY_BASE_URL: simulators.baseUrls.daily,
+    DAILY_API_KEY: TEST_CREDENTIALS.dailyApiKey,
+    DAILY_CUSTOM_BUCKETS: CUSTOM_BUCKET,
+    REVAI_BASE_URL: simulators.baseUrls.revai,
+    REVAI_ACCESS_TOKEN: TEST_CREDENTIALS.revaiAccessToken,
+    UPSTREAM_TIMEOUT_MS: '1000',
+  };
+}
+
 export interface GraphQLResponse<T = Record<string, any>> {
   status: number;
   headers: Headers;
@@ -62,16 +78,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     DATABASE_PATH: dbPath,
     LOG_LEVEL: 'debug',
     SANDBOX: '0',
-    AITRONOS_BASE_URL: simulators.baseUrls.aitronos,
-    AITRONOS_API_KEY: TEST_CREDENTIALS.aitronosApiKey,
-    SCRIPTIX_BASE_URL: simulators.baseUrls.scriptix,
-    SCRIPTIX_API_KEY: TEST_CREDENTIALS.scriptixApiKey,
-    DAILY_BASE_URL: simulators.baseUrls.daily,
-    DAILY_API_KEY: TEST_CREDENTIALS.dailyApiKey,
-    DAILY_CUSTOM_BUCKETS: CUSTOM_BUCKET,
-    REVAI_BASE_URL: simulators.baseUrls.revai,
-    REVAI_ACCESS_TOKEN: TEST_CREDENTIALS.revaiAccessToken,
-    UPSTREAM_TIMEOUT_MS: '1000',
+    ...providerEnv(simulators),
     ...options.env,
   });
   const logs: string[] = [];
