@@ -25,7 +25,7 @@ import type { UpstreamTarget } from '../providers/adapter.ts';
 import type { ProviderClient } from '../providers/http.ts';
 import type { Runtime } from '../runtime.ts';
 import { mayDelete, type Ancestors } from './policy.ts';
-import { recordOutcome } from './recorder.ts';
+import { recordOutcomeSoon } from './recorder.ts';
 
 /** How much longer than the provider timeout a lease lasts, so it always outlives the call. */
 export const LEASE_MARGIN_MS = 10_000;
@@ -223,7 +223,7 @@ async function deliver(ctx: DeletionContext, committed: Committed): Promise<Dele
   const { resource } = committed;
   ctx.observer.deletion({ kind: resource.kind, provider: resource.provider, outcome: 'DELETED', requestId: ctx.requestId });
   const call = await ctx.client.deleteUpstream(upstreamTargetOf(resource));
-  const recorded = recordOutcome(ctx.db, ctx.config, ctx.runtime, {
+  const recorded = await recordOutcomeSoon(ctx.db, ctx.config, ctx.runtime, {
     kind: resource.kind,
     resourceId: resource.id,
     leaseOwner: committed.leaseOwner,

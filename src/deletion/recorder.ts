@@ -110,35 +110,89 @@ export function upstreamEvent(
 
 /** Applies the outcome if `leaseOwner` still holds the row; null when the lease was lost. */
 export function recordOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInput): Recorded | null {
-  return immediate(db, () => {
-    const sql = statementsOf(db);
-    const key = { kind: input.kind, id: input.resourceId };
-    const row = sql.upstream.get(key);
-    if (!row || row.status !== 'PENDING' || row.leaseOwner !== input.leaseOwner) return null;
-    const decision = decide(row, input.outcome, config, runtime);
-    const next = { ...row, ...decision.set };
-    const updated = sql.recordOutbox.get({
-      ...key,
-      status: next.status,
-      inProgressAttempts: next.inProgressAttempts,
-      nextAttemptAt: next.nextAttemptAt,
-      lastHttpStatus: next.lastHttpStatus,
-      lastError: next.lastError,
-      reason: next.reason,
-      result: next.result === null ? null : JSON.stringify(next.result),
-      updatedAt: next.updatedAt,
-      completedAt: next.completedAt,
-    })!;
-    const event = appendAuditEvent(
-      db,
-      runtime,
-      upstreamEvent(row, input.actor, 'upstream.delete', decision.outcome, {
-        requestId: input.requestId,
-        traceId: input.traceId,
-        upstreamHttpStatus: input.outcome.httpStatus,
-        details: decision.details,
-      }),
-    );
-    return { row: updated, event };
+  return immediate(db, () => applyOutcome(db, config, runtime, input));
+}
+
+/** The recording itself; the caller holds the write lock. */
+function applyOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInput): Recorded | null {
+  const sql = statementsOf(db);
+  const key = { kind: input.kind, id: input.resourceId };
+  const row = sql.upstream.get(key);
+  if (!row || row.status !== 'PENDING' || row.leaseOwner !== input.leaseOwner) return null;
+  const decision = decide(row, input.outcome, config, runtime);
+  const next = { ...row, ...decision.set };
+  const updated = sql.recordOutbox.get({
+    ...key,
+    status: next.status,
+    inProgressAttempts: next.inProgressAttempts,
+    nextAttemptAt: next.nextAttemptAt,
+    lastHttpStatus: next.lastHttpStatus,
+    lastError: next.lastError,
+    reason: next.reason,
+    result: next.result === null ? null : JSON.stringify(next.result),
+    updatedAt: next.updatedAt,
+    completedAt: next.completedAt,
+  })!;
+  const event = appendAuditEvent(
+    db,
+    runtime,
+    upstreamEvent(row, input.actor, 'upstream.delete', decision.outcome, {
+      requestId: input.requestId,
+      traceId: input.traceId,
+      upstreamHttpStatus: input.outcome.httpStatus,
+      details: decision.details,
+    }),
+  );
+  return { row: updated, event };
+}
+
+interface Queued {
+  input: RecordInput;
+  resolve: (recorded: Recorded | null) => void;
+  reject: (error: unknown) => void;
+}
+
+const queues = new WeakMap<object, Queued[]>();
+
+/**
+ * Records like `recordOutcome`, but outcomes that arrive in the same turn of the event loop share one
+ * transaction (group commit): under load, dozens of provider answers land together, and one commit
+ * writes the audit table's and indexes' shared pages once instead of once each. Each outcome is still
+ * decided and chained on its own, and one that throws fails alone.
+ */
+export function recordOutcomeSoon(db: Db, config: Config, runtime: Runtime, input: RecordInput): Promise<Recorded | null> {
+  return new Promise((resolve, reject) => {
+    let queue = queues.get(db.$client);
+    if (!queue) {
+      const fresh: Queued[] = [];
+      queue = fresh;
+      queues.set(db.$client, fresh);
+      setImmediate(() => {
+        queues.delete(db.$client);
+        let results: ({ ok: true; value: Recorded | null } | { ok: false; error: unknown })[];
+        try {
+          results = immediate(db, () =>
+            fresh.map(({ input: queued }) => {
+              try {
+                // A savepoint each: an outcome that throws halfway leaves no half-recorded row behind.
+                const value = db.$client.transaction(() => applyOutcome(db, config, runtime, queued))();
+                return { ok: true as const, value };
+              } catch (error) {
+                return { ok: false as const, error };
+              }
+            }),
+          );
+        } catch (error) {
+          for (const item of fresh) item.reject(error);
+          return;
+        }
+        results.forEach((result, index) => {
+          const item = fresh[index]!;
+          if (result.ok) item.resolve(result.value);
+          else item.reject(result.error);
+        });
+      });
+    }
+    queue.push({ input, resolve, reject });
   });
 }

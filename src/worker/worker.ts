@@ -8,7 +8,7 @@ import { appendAuditEvent } from '../audit/append.ts';
 import { immediate, type Db } from '../db/open.ts';
 import { resources, upstreamDeletions, type UpstreamDeletionRow } from '../db/schema.ts';
 import { LEASE_MARGIN_MS, upstreamTargetOf } from '../deletion/pipeline.ts';
-import { recordOutcome, upstreamEvent } from '../deletion/recorder.ts';
+import { recordOutcomeSoon, upstreamEvent } from '../deletion/recorder.ts';
 import type { Logger } from '../logging.ts';
 import type { Observer } from '../observer.ts';
 import type { ProviderClient } from '../providers/http.ts';
@@ -237,7 +237,7 @@ export class Worker {
       const call = await this.client.deleteUpstream(target);
       answered = true;
       this.circuit(provider).record(call.outcome.status !== 'PENDING' || call.outcome.reason === 'JOB_IN_PROGRESS');
-      recordOutcome(this.db, this.config, this.runtime, {
+      await recordOutcomeSoon(this.db, this.config, this.runtime, {
         kind: row.kind as ResourceKind,
         resourceId: row.resourceId,
         leaseOwner: this.owner,
