@@ -48,3 +48,57 @@ export type Tx = BaseSQLiteDatabase<'sync', RunResult, typeof schema>;
 export function immediate<T>(db: Db, fn: (tx: Tx) => T): T {
   return db.transaction((tx) => fn(tx), { behavior: 'immediate' });
 }
+
+interface Queued {
+  work: () => unknown;
+  resolve: (value: never) => void;
+  reject: (error: unknown) => void;
+}
+
+const queues = new WeakMap<object, Queued[]>();
+
+/**
+ * Runs `work` in a BEGIN IMMEDIATE transaction shared with everything else queued in this turn of
+ * the event loop (group commit). Under load dozens of deletes and provider answers arrive together;
+ * one commit then writes the audit table's and the indexes' shared pages once instead of once each.
+ * Each piece of work runs in a savepoint of its own, so one that throws is rolled back and fails
+ * alone, and each sees the writes of those queued before it.
+ */
+export function inSharedTransaction<T>(db: Db, work: () => T): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let queue = queues.get(db.$client);
+    if (!queue) {
+      const batch: Queued[] = [];
+      queue = batch;
+      queues.set(db.$client, batch);
+      setImmediate(() => runBatch(db, batch));
+    }
+    queue.push({ work, resolve: resolve as (value: never) => void, reject });
+  });
+}
+
+function runBatch(db: Db, batch: Queued[]): void {
+  queues.delete(db.$client);
+  let outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[];
+  try {
+    outcomes = db.$client
+      .transaction(() =>
+        batch.map(({ work }) => {
+          try {
+            return { ok: true as const, value: db.$client.transaction(work)() };
+          } catch (error) {
+            return { ok: false as const, error };
+          }
+        }),
+      )
+      .immediate();
+  } catch (error) {
+    for (const item of batch) item.reject(error);
+    return;
+  }
+  outcomes.forEach((outcome, index) => {
+    const item = batch[index]!;
+    if (outcome.ok) item.resolve(outcome.value as never);
+    else item.reject(outcome.error);
+  });
+}

@@ -15,7 +15,7 @@ import {
   type ResourceKind,
 } from '../domain.ts';
 import { appendAuditEvent } from '../audit/append.ts';
-import { immediate, type Db } from '../db/open.ts';
+import { inSharedTransaction, type Db } from '../db/open.ts';
 import { statementsOf } from '../db/statements.ts';
 import type { AuditEventRow, UpstreamDeletionRow } from '../db/schema.ts';
 import { notFound, permissionDenied, validation, type ErrorScope, type GatewayError } from '../errors.ts';
@@ -82,7 +82,7 @@ async function deleteOne(ctx: DeletionContext, target: DeletionTarget): Promise<
   for (const [field, value] of Object.entries(target.args)) {
     if (!ID_PATTERN.test(value)) {
       const problem = value.length === 0 || value.length > 128 ? 'must be 1–128 characters long' : 'may contain only A–Z, a–z, 0–9, _ and -';
-      audit(ctx, target, null, 'VALIDATION_FAILED', { field, value: value.slice(0, 160), problem });
+      await audit(ctx, target, null, 'VALIDATION_FAILED', { field, value: value.slice(0, 160), problem });
       return validation(scope, field, `"${field}" ${problem}.`, { [field]: value.slice(0, 160) });
     }
   }
@@ -91,26 +91,26 @@ async function deleteOne(ctx: DeletionContext, target: DeletionTarget): Promise<
   const mismatch = Object.entries(target.match ?? {}).some(([field, value]) => resource?.[field as Matchable] !== value);
   // Another organisation's resource reads exactly like a missing one: never reveal it exists elsewhere.
   if (!resource || resource.organizationId !== ctx.principal.organizationId || mismatch) {
-    audit(ctx, target, null, 'NOT_FOUND', { arguments: target.args });
+    await audit(ctx, target, null, 'NOT_FOUND', { arguments: target.args });
     return notFound(scope, `${target.kind.toLowerCase()} not found`, { ...target.args });
   }
 
   const prefix = PROVIDER_ID_PREFIX[resource.provider];
   if (prefix && !id.startsWith(prefix)) {
-    audit(ctx, target, resource, 'VALIDATION_FAILED', { field: target.idArg, problem: `must start with ${prefix}` });
+    await audit(ctx, target, resource, 'VALIDATION_FAILED', { field: target.idArg, problem: `must start with ${prefix}` });
     return validation(scope, target.idArg, `"${target.idArg}" must start with "${prefix}" for ${resource.provider}.`, { [target.idArg]: id });
   }
 
   const ancestors = await loadAncestors(ctx.loaders, resource);
   if (!mayDelete(ctx.principal, resource, ancestors)) {
-    audit(ctx, target, resource, 'PERMISSION_DENIED', { role: ctx.principal.role });
+    await audit(ctx, target, resource, 'PERMISSION_DENIED', { role: ctx.principal.role });
     return permissionDenied(scope, `Your role (${ctx.principal.role}) or ownership does not allow deleting this ${target.kind.toLowerCase()}`, {
       ...target.args,
     });
   }
 
   if (resource.deletedAt === null && !ancestors.session?.deletedAt && !ancestors.document?.deletedAt) {
-    const committed = commit(ctx, target, resource);
+    const committed = await commit(ctx, target, resource);
     if (committed) return deliver(ctx, committed);
     // Lost the race to a concurrent delete of the same resource: that one calls the provider.
     ctx.loaders.clear([{ kind: resource.kind, id: resource.id }]);
@@ -126,14 +126,14 @@ async function loadAncestors(loaders: Loaders, resource: CatalogResource): Promi
   return { session, document };
 }
 
-function audit(
+async function audit(
   ctx: DeletionContext,
   target: DeletionTarget,
   resource: CatalogResource | null,
   outcome: AuditOutcome,
   details: Record<string, unknown>,
-): AuditEventRow {
-  const event = immediate(ctx.db, () => appendAuditEvent(ctx.db, ctx.runtime, auditInput(ctx, target, resource, outcome, details)));
+): Promise<AuditEventRow> {
+  const event = await inSharedTransaction(ctx.db, () => appendAuditEvent(ctx.db, ctx.runtime, auditInput(ctx, target, resource, outcome, details)));
   ctx.observer.deletion({ kind: target.kind, provider: resource?.provider ?? null, outcome, requestId: ctx.requestId });
   return event;
 }
@@ -171,7 +171,7 @@ interface Committed {
 }
 
 /** Step 5: one transaction marks the row and its cascade, writes the event and the outbox row. */
-function commit(ctx: DeletionContext, target: DeletionTarget, resource: CatalogResource): Committed | null {
+function commit(ctx: DeletionContext, target: DeletionTarget, resource: CatalogResource): Promise<Committed | null> {
   const now = ctx.runtime.clock.now();
   const deletedAt = now.toISOString();
   const actor = actorOf(ctx.principal);
@@ -180,7 +180,7 @@ function commit(ctx: DeletionContext, target: DeletionTarget, resource: CatalogR
   const marked = { deletedAt, deletedBy: actor, updatedAt: deletedAt };
   const sql = statementsOf(ctx.db);
   const mark = { at: deletedAt, by: actor };
-  return immediate(ctx.db, () => {
+  return inSharedTransaction(ctx.db, () => {
     if (sql.markDeleted.run({ ...mark, kind: resource.kind, id: resource.id }).changes === 0) return null;
     const cascade = { documents: 0, comments: 0 };
     if (resource.kind === 'SESSION') {
@@ -263,7 +263,7 @@ async function replay(ctx: DeletionContext, target: DeletionTarget): Promise<Del
   const upstream = await effectiveUpstream(ctx.loaders, resource);
   const deletedAt = resource.deletedAt ?? ancestors.document?.deletedAt ?? ancestors.session?.deletedAt;
   if (!upstream || !deletedAt) throw new Error(`deleted resource ${target.kind} ${id} has no upstream deletion`);
-  const event = audit(ctx, target, resource, 'ALREADY_DELETED', {
+  const event = await audit(ctx, target, resource, 'ALREADY_DELETED', {
     deletedAt,
     upstreamStatus: upstream.status,
     ...(upstream.kind !== resource.kind ? { deletedWith: { kind: upstream.kind, id: upstream.resourceId } } : {}),

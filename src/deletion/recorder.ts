@@ -4,7 +4,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Config } from '../config.ts';
 import type { AuditOutcome, Provider, ResourceKind } from '../domain.ts';
 import { appendAuditEvent, type AuditInput } from '../audit/append.ts';
-import { immediate, type Db } from '../db/open.ts';
+import { immediate, inSharedTransaction, type Db } from '../db/open.ts';
 import { statementsOf } from '../db/statements.ts';
 import { upstreamDeletions, type AuditEventRow, type UpstreamDeletionRow } from '../db/schema.ts';
 import type { UpstreamOutcome } from '../providers/adapter.ts';
@@ -146,53 +146,10 @@ function applyOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInp
   return { row: updated, event };
 }
 
-interface Queued {
-  input: RecordInput;
-  resolve: (recorded: Recorded | null) => void;
-  reject: (error: unknown) => void;
-}
-
-const queues = new WeakMap<object, Queued[]>();
-
 /**
- * Records like `recordOutcome`, but outcomes that arrive in the same turn of the event loop share one
- * transaction (group commit): under load, dozens of provider answers land together, and one commit
- * writes the audit table's and indexes' shared pages once instead of once each. Each outcome is still
- * decided and chained on its own, and one that throws fails alone.
+ * Records like `recordOutcome`, but in the transaction shared by everything queued in this turn of
+ * the event loop (group commit, see `inSharedTransaction`).
  */
 export function recordOutcomeSoon(db: Db, config: Config, runtime: Runtime, input: RecordInput): Promise<Recorded | null> {
-  return new Promise((resolve, reject) => {
-    let queue = queues.get(db.$client);
-    if (!queue) {
-      const fresh: Queued[] = [];
-      queue = fresh;
-      queues.set(db.$client, fresh);
-      setImmediate(() => {
-        queues.delete(db.$client);
-        let results: ({ ok: true; value: Recorded | null } | { ok: false; error: unknown })[];
-        try {
-          results = immediate(db, () =>
-            fresh.map(({ input: queued }) => {
-              try {
-                // A savepoint each: an outcome that throws halfway leaves no half-recorded row behind.
-                const value = db.$client.transaction(() => applyOutcome(db, config, runtime, queued))();
-                return { ok: true as const, value };
-              } catch (error) {
-                return { ok: false as const, error };
-              }
-            }),
-          );
-        } catch (error) {
-          for (const item of fresh) item.reject(error);
-          return;
-        }
-        results.forEach((result, index) => {
-          const item = fresh[index]!;
-          if (result.ok) item.resolve(result.value);
-          else item.reject(result.error);
-        });
-      });
-    }
-    queue.push({ input, resolve, reject });
-  });
+  return inSharedTransaction(db, () => applyOutcome(db, config, runtime, input));
 }
