@@ -101,7 +101,15 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
     instanceId,
     allowLocalhostOrigins: simulators !== null,
     metrics,
-    ...(seeded ? { graphiql: { defaultQuery: sandboxQuery(seeded.resources), headers: { Authorization: `Bearer ${seeded.keys.admin}` } } } : {}),
+    ...(seeded
+      ? {
+          graphiql: {
+            defaultQuery: sandboxQuery(seeded.resources),
+            // The page is served without a key: prefill the demo admin key only where nobody else can load it.
+            ...(/^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(config.host) ? { headers: { Authorization: `Bearer ${seeded.keys.admin}` } } : {}),
+          },
+        }
+      : {}),
   });
   const server = await listen(gateway.handler, config.port, config.host);
   if (simulators && seeded) {

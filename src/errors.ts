@@ -105,6 +105,7 @@ export function rateLimited(retryAfterSeconds: number) {
   });
 }
 
+/** A bad argument of a query that has no result union (pagination): code VALIDATION_ERROR, like ValidationError. */
 export function badUserInput(message: string, field?: string) {
-  return createGraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', ...(field ? { field } : {}) } });
+  return createGraphQLError(message, { extensions: { code: 'VALIDATION_ERROR', ...(field ? { field } : {}) } });
 }

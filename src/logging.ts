@@ -3,6 +3,7 @@
 // never logs a header, a key or a provider credential in the first place.
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from './config.ts';
+import { maskSecrets } from './auth/keys.ts';
 
 export const REDACTED_PATHS = [
   'authorization',
@@ -39,12 +40,10 @@ export const REDACTED_PATHS = [
 ];
 
 const CENSOR = '[redacted]';
-/** A gateway API key (`sdg_` + base64url) or the credential after `Bearer`, inside any text. */
-const SECRET_IN_TEXT = /\bsdg_[A-Za-z0-9_-]{8,}|(\bBearer\s+)[^\s"',;]+/gi;
 
 function scrub(value: unknown, depth: number): unknown {
   if (typeof value === 'string') {
-    return value.replace(SECRET_IN_TEXT, (_match, bearer: string | undefined) => (bearer ? `${bearer}${CENSOR}` : CENSOR));
+    return maskSecrets(value, CENSOR);
   }
   if (depth > 4 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) return { type: value.name, message: scrub(value.message, depth), stack: scrub(value.stack, depth) };

@@ -211,6 +211,14 @@ export function createGateway(deps: ServerDeps) {
       // Client-chosen text: bounded before it reaches a log line.
       if (scope && typeof params.operationName === 'string') scope.operationName = params.operationName.slice(0, 100);
     },
+    // Credentials are judged before validation: a caller without a valid key learns only that (401),
+    // never whether its operation would have been valid. Thrown before validating, nothing is cached.
+    onValidate({ context, params }) {
+      const scope = scopes.get((context as YogaInitialContext).request);
+      if (!scope) return;
+      if (scope.refusal) throw authenticationRequired(scope.refusal);
+      if (!scope.principal && !(config.introspection && isIntrospectionOnly(params.documentAST))) throw authenticationRequired('no API key');
+    },
     onExecute({ args }) {
       const scope = scopes.get((args.contextValue as YogaInitialContext).request);
       if (!scope) return;

@@ -240,16 +240,16 @@ describe('auditEvents', () => {
     const aCursor = aPage.body.data!.auditEvents.pageInfo.endCursor as string;
     const stolen = await t.gql(t.keys.otherMember, AUDIT_EVENTS, { first: 100, after: aCursor });
     expect(stolen.body.data ?? null).toBeNull();
-    expect(stolen.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(stolen.body.errors![0]!.extensions).toMatchObject({ code: 'VALIDATION_ERROR' });
     // Rewriting the organisation inside the cursor only narrows to the caller's own rows.
     const decoded = JSON.parse(Buffer.from(aCursor, 'base64url').toString());
     const forged = Buffer.from(JSON.stringify({ ...decoded, o: OTHER_ORG })).toString('base64url');
     const forgedPage = await t.gql(t.keys.otherMember, AUDIT_EVENTS, { first: 100, after: forged });
     for (const edge of forgedPage.body.data!.auditEvents.edges) expect(edge.node.organizationId).toBe(OTHER_ORG);
     const garbage = await t.gql(t.keys.member, AUDIT_EVENTS, { after: 'not-a-cursor' });
-    expect(garbage.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(garbage.body.errors![0]!.extensions).toMatchObject({ code: 'VALIDATION_ERROR' });
     const tooMany = await t.gql(t.keys.member, AUDIT_EVENTS, { first: 101 });
-    expect(tooMany.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(tooMany.body.errors![0]!.extensions).toMatchObject({ code: 'VALIDATION_ERROR' });
   });
 
   it('resolves AuditEvent.resource only within the caller organisation', async () => {

@@ -1,7 +1,7 @@
 // API keys: created once (the key is shown once), stored as a SHA-256 hash, resolved to a Principal.
 import { createHash, randomBytes } from 'node:crypto';
 import { and, asc, eq, isNull } from 'drizzle-orm';
-import { ROLES, type Principal, type Role } from '../domain.ts';
+import { ID_PATTERN, ROLES, type Principal, type Role } from '../domain.ts';
 import type { Db } from '../db/open.ts';
 import { statementsOf } from '../db/statements.ts';
 import { apiKeys, type ApiKeyRow } from '../db/schema.ts';
@@ -11,6 +11,14 @@ const KEY_PREFIX = 'sdg_';
 /** Keys are `sdg_` + 43 base64url characters (32 random bytes). */
 const KEY_PATTERN = /^sdg_[A-Za-z0-9_-]{43}$/;
 const NAME_PATTERN = /^[A-Za-z0-9_.@:-]{1,128}$/;
+
+/** A gateway API key (`sdg_` + base64url) or the credential after `Bearer`, inside any text. */
+const SECRET_IN_TEXT = /\bsdg_[A-Za-z0-9_-]{8,}|(\bBearer\s+)[^\s"',;]+/gi;
+
+/** `text` with every API key and bearer credential in it replaced by `censor`. */
+export function maskSecrets(text: string, censor = '[redacted]'): string {
+  return text.replace(SECRET_IN_TEXT, (_match, bearer: string | undefined) => (bearer ? `${bearer}${censor}` : censor));
+}
 
 export function hashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
@@ -34,8 +42,9 @@ export interface NewKey {
 }
 
 export function validateNewKey(input: NewKey): { organizationId: string; userId: string; role: Role } {
-  if (!NAME_PATTERN.test(input.organizationId)) {
-    throw new KeyInputError('org', 'the organisation id must be 1–128 characters of A–Z, a–z, 0–9, _ . @ : -');
+  // Organisation ids go into provider URLs (Aitronos music) and the catalog: the id rule applies.
+  if (!ID_PATTERN.test(input.organizationId)) {
+    throw new KeyInputError('org', `the organisation id must be 1–128 characters of A–Z, a–z, 0–9, _ and -, got "${input.organizationId.slice(0, 140)}"`);
   }
   if (!NAME_PATTERN.test(input.userId)) {
     throw new KeyInputError('user', 'the user id must be 1–128 characters of A–Z, a–z, 0–9, _ . @ : -');

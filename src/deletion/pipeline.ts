@@ -15,6 +15,7 @@ import {
   type ResourceKind,
 } from '../domain.ts';
 import { appendAuditEvent } from '../audit/append.ts';
+import { maskSecrets } from '../auth/keys.ts';
 import { inSharedTransaction, type Db } from '../db/open.ts';
 import { statementsOf } from '../db/statements.ts';
 import type { AuditEventRow, UpstreamDeletionRow } from '../db/schema.ts';
@@ -82,7 +83,7 @@ async function deleteOne(ctx: DeletionContext, target: DeletionTarget): Promise<
   for (const [field, value] of Object.entries(target.args)) {
     if (!ID_PATTERN.test(value)) {
       const problem = value.length === 0 || value.length > 128 ? 'must be 1–128 characters long' : 'may contain only A–Z, a–z, 0–9, _ and -';
-      await audit(ctx, target, null, 'VALIDATION_FAILED', { field, value: value.slice(0, 160), problem });
+      await audit(ctx, target, null, 'VALIDATION_FAILED', { field, value: auditable(ctx, value.slice(0, 160)), problem });
       return validation(scope, field, `"${field}" ${problem}.`, { [field]: value.slice(0, 160) });
     }
   }
@@ -91,7 +92,9 @@ async function deleteOne(ctx: DeletionContext, target: DeletionTarget): Promise<
   const mismatch = Object.entries(target.match ?? {}).some(([field, value]) => resource?.[field as Matchable] !== value);
   // Another organisation's resource reads exactly like a missing one: never reveal it exists elsewhere.
   if (!resource || resource.organizationId !== ctx.principal.organizationId || mismatch) {
-    await audit(ctx, target, null, 'NOT_FOUND', { arguments: target.args });
+    await audit(ctx, target, null, 'NOT_FOUND', {
+      arguments: Object.fromEntries(Object.entries(target.args).map(([name, value]) => [name, auditable(ctx, value)])),
+    });
     return notFound(scope, `${target.kind.toLowerCase()} not found`, { ...target.args });
   }
 
@@ -138,6 +141,18 @@ async function audit(
   return event;
 }
 
+/**
+ * What of a caller's input may enter the append-only trail: an API key or a provider credential
+ * pasted into an id argument is masked, since a row can never be corrected afterwards.
+ */
+function auditable(ctx: DeletionContext, value: string): string {
+  let safe = maskSecrets(value);
+  for (const { credential } of [ctx.config.aitronos, ctx.config.scriptix, ctx.config.daily, ctx.config.revai]) {
+    if (credential) safe = safe.split(credential).join('[redacted]');
+  }
+  return safe;
+}
+
 function auditInput(
   ctx: DeletionContext,
   target: DeletionTarget,
@@ -151,7 +166,7 @@ function auditInput(
     organizationId: ctx.principal.organizationId,
     action: KIND_ACTION[target.kind],
     resourceKind: target.kind,
-    resourceId: ID_PATTERN.test(id) ? id : null,
+    resourceId: ID_PATTERN.test(id) && auditable(ctx, id) === id ? id : null,
     provider: resource?.provider ?? null,
     outcome,
     requestId: ctx.requestId,

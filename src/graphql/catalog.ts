@@ -36,9 +36,20 @@ Resource.implement({
     deletionReceipt: t.field({
       type: [AuditEvent],
       description:
-        'The audit events, with their hashes, that prove its deletion: the request, the local deletion and the provider outcomes, oldest first. Attach it to an erasure request; `gateway audit verify` proves the chain they sit in.',
+        'The audit events, with their hashes, that prove its deletion: the request, the local deletion and the provider outcomes, oldest first (for a document or comment deleted with its session or document, that parent\'s events too). Attach it to an erasure request; `gateway audit verify` proves the chain they sit in.',
       // Another organisation's attempt on the same id is an event of its trail, never of this receipt.
-      resolve: (r, _args, ctx) => ctx.loaders.receipt.load({ kind: r.kind, id: r.id, organizationId: r.organizationId }),
+      resolve: async (r, _args, ctx) => {
+        const own = ctx.loaders.receipt.load({ kind: r.kind, id: r.id, organizationId: r.organizationId });
+        // A document or comment deleted with its session is proven by the session's events (its
+        // DELETED with the cascade counts, the provider's confirmation): they belong in its receipt.
+        const carrier = await effectiveUpstream(ctx.loaders, r);
+        if (!carrier || (carrier.kind === r.kind && carrier.resourceId === r.id)) return own;
+        const [mine, carried] = await Promise.all([
+          own,
+          ctx.loaders.receipt.load({ kind: carrier.kind as ResourceKind, id: carrier.resourceId, organizationId: r.organizationId }),
+        ]);
+        return [...carried, ...mine].sort((a, b) => a.seq - b.seq);
+      },
     }),
   }),
 });

@@ -79,7 +79,7 @@ export function encodeCursor(scope: CursorScope, key: CursorKey): string {
 
 /**
  * The keyset position of `after`, or null for the first page. A cursor that is not one of ours, or
- * belongs to another list or organisation, is a BAD_USER_INPUT error: it never selects rows.
+ * belongs to another list or organisation, is a VALIDATION_ERROR error: it never selects rows.
  */
 export function decodeCursor<Key extends CursorKey>(
   after: string | null | undefined,

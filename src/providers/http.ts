@@ -49,7 +49,10 @@ export function classify(
   now: Date,
 ): UpstreamOutcome {
   const special = adapter.special?.(target, response);
-  if (special) return special;
+  if (special) {
+    if (special.status === 'PENDING' && special.retryAfterMs === null) special.retryAfterMs = parseRetryAfter(response.retryAfter, now);
+    return special;
+  }
   const status = response.status;
   if (status >= 200 && status < 300) {
     const accepted = adapter.accepted(response);
@@ -116,6 +119,9 @@ export class ProviderClient {
         path,
         method: 'DELETE',
         headers: { ...request.headers, accept: 'application/json' },
+        // One deadline for the whole call, queueing for a connection included: the outbox row's lease
+        // (timeout + margin) must outlive every call, or the worker would call the provider alongside.
+        signal: AbortSignal.timeout(this.config.upstreamTimeoutMs),
         headersTimeout: this.config.upstreamTimeoutMs,
         bodyTimeout: this.config.upstreamTimeoutMs,
       });
