@@ -139,6 +139,46 @@ mutation DeleteDemoTranscription {
   }
 }
 
+mutation DeleteDemoRevAiJobInProgress {
+  deleteTranscription(transcriptionId: "${ids.revaiTranscriptionInProgress}") {
+    __typename
+    ... on TranscriptionDeletion { provider deletedUpstream upstream { status reason nextAttemptAt } }
+    ... on Error { code message }
+  }
+}
+
+mutation DeleteDemoComment {
+  deleteComment(sessionId: "${ids.session}", documentId: "${ids.document}", commentId: "${ids.comment}") {
+    __typename
+    ... on CommentDeletion { commentId deletedUpstream upstream { status } }
+    ... on Error { code message }
+  }
+}
+
+mutation DeleteDemoDocument {
+  deleteDocument(sessionId: "${ids.session}", documentId: "${ids.document}") {
+    __typename
+    ... on DocumentDeletion { documentId commentsDeleted deletedUpstream alreadyDeleted }
+    ... on Error { code message }
+  }
+}
+
+mutation DeleteDemoTrack {
+  deleteTrack(organizationId: "${DEMO_ORG}", trackId: "${ids.track}") {
+    __typename
+    ... on TrackDeletion { trackId detail deletedUpstream }
+    ... on Error { code message }
+  }
+}
+
+mutation DeleteDemoBatchJob {
+  deleteBatchJob(batchJobId: "${ids.batchJob}") {
+    __typename
+    ... on BatchJobDeletion { batchJobId deletedUpstream job { status } retainedObjects { bucket key region format } }
+    ... on Error { code message }
+  }
+}
+
 mutation DeleteDemoSession {
   deleteSession(sessionId: "${ids.session}") {
     __typename

@@ -62,7 +62,7 @@ describe('GraphiQL in Chromium', () => {
     await page.goto(`${gateway.url}/graphql`);
     await expect.poll(() => page.title()).toBe('Speech deletion gateway');
     await page.locator('.graphiql-query-editor .view-lines').waitFor({ state: 'visible', timeout: 20_000 });
-    await expect.poll(() => editorText(page, '.graphiql-query-editor'), { timeout: 20_000 }).toContain('mutation DeleteDemoSession');
+    await expect.poll(() => editorText(page, '.graphiql-query-editor'), { timeout: 20_000 }).toContain('mutation DeleteDemoTranscription');
 
     // The sandbox opens with the demo admin key in the Headers editor.
     await page.getByRole('button', { name: /headers/i }).first().click();

@@ -62,15 +62,42 @@ describe('legitimate operations pass every limit', () => {
   });
 
   it('runs every operation of the sandbox query against real demo-shaped resources', async () => {
-    const ids = { aitronosTranscription: 'trans_limitsdemo', session: 'sess_limitsdemo' };
+    const ids = {
+      aitronosTranscription: 'trans_limitsdemo',
+      revaiTranscriptionInProgress: 'revlimitsdemo',
+      session: 'sess_limitsdemo',
+      document: 'doc_limitsdemo',
+      comment: 'cmt_limitsdemo',
+      track: 'mtrack_limitsdemo',
+      batchJob: 'b6a1c0de-0000-4000-8000-000000000001',
+    };
     t.register([
       { kind: 'TRANSCRIPTION', id: ids.aitronosTranscription, provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'alice' },
+      { kind: 'TRANSCRIPTION', id: ids.revaiTranscriptionInProgress, provider: 'REV_AI', organizationId: ORG, ownerId: 'alice' },
       { kind: 'SESSION', id: ids.session, organizationId: ORG, ownerId: 'alice' },
+      { kind: 'DOCUMENT', id: ids.document, sessionId: ids.session, organizationId: ORG, ownerId: 'alice' },
+      { kind: 'COMMENT', id: ids.comment, sessionId: ids.session, documentId: ids.document, organizationId: ORG, ownerId: 'alice' },
+      { kind: 'TRACK', id: ids.track, organizationId: ORG, ownerId: 'alice' },
+      { kind: 'BATCH_JOB', id: ids.batchJob, organizationId: ORG, ownerId: 'alice' },
     ]);
-    const query = sandboxQuery(ids);
-    for (const operationName of ['DeleteDemoTranscription', 'DeleteDemoSession', 'DemoReceipt']) {
+    // The sandbox names its organisation in deleteTrack; here the track lives in the test's.
+    const query = sandboxQuery(ids).replaceAll('"org_demo"', `"${ORG}"`);
+    const operations = [...query.matchAll(/^(?:mutation|query) (\w+)/gm)].map((match) => match[1]!);
+    expect(operations).toEqual([
+      'DeleteDemoTranscription',
+      'DeleteDemoRevAiJobInProgress',
+      'DeleteDemoComment',
+      'DeleteDemoDocument',
+      'DeleteDemoTrack',
+      'DeleteDemoBatchJob',
+      'DeleteDemoSession',
+      'DemoReceipt',
+    ]);
+    for (const operationName of operations) {
       const answer = await post(t, { query, operationName }, { authorization: `Bearer ${t.keys.admin}` });
       expect(answer.body!.errors, operationName).toBeUndefined();
+      const result = Object.values(answer.body!.data as Record<string, { __typename?: string }>)[0];
+      if (operationName !== 'DemoReceipt') expect(result?.__typename, operationName).toMatch(/Deletion$/);
     }
     const receipt = await post(t, { query, operationName: 'DemoReceipt' }, { authorization: `Bearer ${t.keys.admin}` });
     expect(receipt.body!.data.resource.deletionReceipt.length).toBeGreaterThan(0);
