@@ -1,12 +1,11 @@
 // Records a provider's answer for an outbox row: the one place that turns an UpstreamOutcome into
 // the row's next state and its audit event. The request path and the worker both call it.
-import { and, eq } from 'drizzle-orm';
 import type { Config } from '../config.ts';
 import type { AuditOutcome, Provider, ResourceKind } from '../domain.ts';
 import { appendAuditEvent, type AuditInput } from '../audit/append.ts';
 import { immediate, inSharedTransaction, type Db } from '../db/open.ts';
 import { statementsOf } from '../db/statements.ts';
-import { upstreamDeletions, type AuditEventRow, type UpstreamDeletionRow } from '../db/schema.ts';
+import type { AuditEventRow, UpstreamDeletionRow } from '../db/schema.ts';
 import type { UpstreamOutcome } from '../providers/adapter.ts';
 import type { Runtime } from '../runtime.ts';
 import { nextDelayMs } from '../worker/backoff.ts';
