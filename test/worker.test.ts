@@ -306,16 +306,19 @@ describe('leases', () => {
     const next = newWorker();
     expect(next.claim('AITRONOS_AUDIO', 10).map((r) => r.resourceId)).toEqual(['trans_wholder']);
     await slow.idle();
-    // The provider did delete, but the slow worker no longer holds the row: nothing recorded.
+    // The provider did delete, but the slow worker no longer holds the row: the row is left to its
+    // holder, and the trail keeps the provider's confirmation, marked as arriving after the lease.
     expect(t.simulators.aitronos.successfulDeletes().get(audioPath('trans_wholder'))).toBe(1);
     expect(transcription('trans_wholder')).toMatchObject({ status: 'PENDING', leaseOwner: next.owner });
-    expect(events('trans_wholder').filter((e) => e.outcome === 'UPSTREAM_DELETED')).toEqual([]);
+    expect(events('trans_wholder').filter((e) => e.outcome === 'UPSTREAM_DELETED').map((e) => e.details)).toEqual([
+      expect.objectContaining({ leaseLost: true, deleted_upstream: true }),
+    ]);
     // The new holder dies too; a third worker re-delivers after its lease.
     advance(leaseMs + 1);
     await tickAndWait(newWorker());
     expect(transcription('trans_wholder')).toMatchObject({ status: 'DELETED', reason: 'ALREADY_ABSENT', lastHttpStatus: 404 });
     expect(t.simulators.aitronos.successfulDeletes().get(audioPath('trans_wholder'))).toBe(1);
-    expect(events('trans_wholder').filter((e) => e.outcome === 'UPSTREAM_DELETED')).toHaveLength(1);
+    expect(events('trans_wholder').filter((e) => e.outcome === 'UPSTREAM_DELETED').map((e) => e.details?.leaseLost ?? false)).toEqual([true, false]);
   });
 
   it('delivers a deletion whose inline provider call never returned; the provider\'s own 404 ends it DELETED', async () => {

@@ -117,7 +117,29 @@ function applyOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInp
   const sql = statementsOf(db);
   const key = { kind: input.kind, id: input.resourceId };
   const row = sql.upstream.get(key);
-  if (!row || row.status !== 'PENDING' || row.leaseOwner !== input.leaseOwner) return null;
+  if (!row) return null;
+  if (row.status !== 'PENDING' || row.leaseOwner !== input.leaseOwner) {
+    // The row passed to another holder (or was settled) while this call was out. Its state is that
+    // holder's to record, but a confirmed deletion at the provider is still a fact the trail keeps.
+    if (input.outcome.status === 'DELETED') {
+      appendAuditEvent(
+        db,
+        runtime,
+        upstreamEvent(row, input.actor, 'upstream.delete', 'UPSTREAM_DELETED', {
+          requestId: input.requestId,
+          traceId: input.traceId,
+          upstreamHttpStatus: input.outcome.httpStatus,
+          details: {
+            leaseLost: true,
+            note: "the provider's answer arrived after this caller's lease had passed on; the outbox row is left to its holder",
+            ...(input.outcome.reason ? { reason: input.outcome.reason } : {}),
+            ...(input.outcome.result ?? {}),
+          },
+        }),
+      );
+    }
+    return null;
+  }
   const decision = decide(row, input.outcome, config, runtime);
   const next = { ...row, ...decision.set };
   const updated = sql.recordOutbox.get({
