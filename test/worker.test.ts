@@ -232,6 +232,16 @@ describe('retries', () => {
     advance(t.config.jobInProgressDeadlineMs);
     await tickAndWait(newWorker());
     expect(row('TRANSCRIPTION', 'revwstuck')).toMatchObject({ status: 'FAILED', reason: 'JOB_IN_PROGRESS_DEADLINE', attempts: 2 });
+
+    // An operator re-queues it: a whole new deadline, so a job still in progress keeps it PENDING.
+    const requeued = await t.gql(t.keys.admin, RETRY, { kind: 'TRANSCRIPTION', id: 'revwstuck' });
+    expect(requeued.body.data!.retryUpstreamDeletion).toMatchObject({ status: 'PENDING' });
+    await tickAndWait(newWorker());
+    expect(row('TRANSCRIPTION', 'revwstuck')).toMatchObject({ status: 'PENDING', reason: 'JOB_IN_PROGRESS' });
+    t.simulators.revai.setJobState('revwstuck', 'transcribed');
+    untilDue(row('TRANSCRIPTION', 'revwstuck'));
+    await tickAndWait(newWorker());
+    expect(row('TRANSCRIPTION', 'revwstuck')).toMatchObject({ status: 'DELETED' });
   });
 
   it('gives up after UPSTREAM_MAX_ATTEMPTS calls, keeping the last error', async () => {

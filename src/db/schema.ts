@@ -69,6 +69,8 @@ export const upstreamDeletions = sqliteTable(
     result: text('result', { mode: 'json' }).$type<Record<string, unknown>>(),
     requestId: text('request_id'),
     createdAt: text('created_at').notNull(),
+    /** When the current round of attempts began: createdAt, or the last operator re-queue. */
+    queuedAt: text('queued_at'),
     updatedAt: text('updated_at').notNull(),
     completedAt: text('completed_at'),
   },

@@ -57,7 +57,8 @@ export function decide(row: UpstreamDeletionRow, outcome: UpstreamOutcome, confi
   const inProgress = outcome.reason === 'JOB_IN_PROGRESS';
   const inProgressAttempts = row.inProgressAttempts + (inProgress ? 1 : 0);
   const counted = row.attempts - inProgressAttempts;
-  const age = now.getTime() - Date.parse(row.createdAt);
+  // A re-queued row gets a whole new deadline, not what was left of the first one.
+  const age = now.getTime() - Date.parse(row.queuedAt ?? row.createdAt);
   const giveUp = inProgress ? age >= config.jobInProgressDeadlineMs : counted >= config.upstreamMaxAttempts;
   if (giveUp) {
     const reason = inProgress ? 'JOB_IN_PROGRESS_DEADLINE' : 'MAX_ATTEMPTS_EXCEEDED';

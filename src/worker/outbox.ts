@@ -78,6 +78,7 @@ export function requeueUpstreamDeletion(db: Db, runtime: Runtime, input: Requeue
         inProgressAttempts: 0,
         reason: 'REQUEUED',
         nextAttemptAt: now,
+        queuedAt: now,
         leaseOwner: null,
         leaseUntil: null,
         completedAt: null,

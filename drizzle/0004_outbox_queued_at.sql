@@ -1,0 +1,1 @@
+ALTER TABLE `upstream_deletions` ADD `queued_at` text;
