@@ -87,7 +87,8 @@ export interface DeleteMutation<Args extends Record<string, string>, Payload> {
   description: string;
   /** Every argument is a required ID; described here in order. */
   args: { [K in keyof Args]: string };
-  // biome-ignore lint: Pothos refs are invariant in their schema types; the union check happens at build time.
+  // Pothos refs are invariant in their schema types, so the payload ref is taken loosely here; the
+  // union below still checks at build time that it is an object type implementing Deletion.
   payload: ObjectRef<any, Payload>;
   target: (args: Args) => DeletionTarget;
   /** Extra work on success (e.g. Daily's retained objects); defaults to the pipeline's answer. */
