@@ -253,36 +253,16 @@ describe('tampering with the database file', () => {
     dirs.push(dir);
     const path = join(dir, 'gateway.db');
     const db: Db = openDatabase(path);
-    // Written with one prepared statement (appendAuditEvent's drizzle round trips would take seconds here).
-    const insert = db.$client.prepare(
-      `INSERT INTO audit_events (id, at, actor, organization_id, action, resource_kind, resource_id, provider, outcome, request_id, trace_id, upstream_http_status, details, previous_hash, hash)
-       VALUES (@id, @at, @actor, @organizationId, @action, @resourceKind, @resourceId, @provider, @outcome, @requestId, @traceId, @upstreamHttpStatus, @details, @previousHash, @hash)`,
-    );
+    // Appended as the gateway appends, in one transaction; the clock and ids follow the row number.
     const ids: string[] = [];
+    let row = 0;
+    const runtime = {
+      clock: { now: () => new Date(Date.parse('2026-03-02T14:00:00.000Z') + row) },
+      newId: () => `evt_${row + 1}`,
+      random: () => 0.5,
+    };
     db.$client.transaction(() => {
-      let previousHash: string | null = null;
-      for (let i = 0; i < 10_050; i += 1) {
-        const input = EVENTS[i % EVENTS.length]!;
-        const event = {
-          id: `evt_${i + 1}`,
-          at: new Date(Date.parse('2026-03-02T14:00:00.000Z') + i).toISOString(),
-          actor: input.actor,
-          organizationId: input.organizationId,
-          action: input.action,
-          resourceKind: input.resourceKind ?? null,
-          resourceId: input.resourceId ?? null,
-          provider: input.provider ?? null,
-          outcome: input.outcome,
-          requestId: input.requestId ?? null,
-          traceId: input.traceId ?? null,
-          upstreamHttpStatus: input.upstreamHttpStatus ?? null,
-          details: input.details ?? null,
-        };
-        const hash = eventHash(previousHash, event);
-        insert.run({ ...event, details: event.details ? JSON.stringify(event.details) : null, previousHash, hash });
-        ids.push(event.id);
-        previousHash = hash;
-      }
+      for (row = 0; row < 10_050; row += 1) ids.push(appendAuditEvent(db, runtime, EVENTS[row % EVENTS.length]!).id);
     })();
     expect(await verifyAuditTrailInBackground(db)).toEqual({ valid: true, eventsChecked: 10_050, firstInvalidEventId: null, problem: null });
     closeDatabase(db);
