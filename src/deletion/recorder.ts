@@ -3,7 +3,7 @@
 import type { Config } from '../config.ts';
 import type { AuditOutcome, Provider, ResourceKind } from '../domain.ts';
 import { appendAuditEvent, type AuditInput } from '../audit/append.ts';
-import { immediate, inSharedTransaction, type Db } from '../db/open.ts';
+import { inSharedTransaction, type Db } from '../db/open.ts';
 import { statementsOf } from '../db/statements.ts';
 import type { AuditEventRow, UpstreamDeletionRow } from '../db/schema.ts';
 import type { UpstreamOutcome } from '../providers/adapter.ts';
@@ -108,11 +108,6 @@ export function upstreamEvent(
   };
 }
 
-/** Applies the outcome if `leaseOwner` still holds the row; null when the lease was lost. */
-export function recordOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInput): Recorded | null {
-  return immediate(db, () => applyOutcome(db, config, runtime, input));
-}
-
 /** The recording itself; the caller holds the write lock. */
 function applyOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInput): Recorded | null {
   const sql = statementsOf(db);
@@ -169,8 +164,8 @@ function applyOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInp
 }
 
 /**
- * Records like `recordOutcome`, but in the transaction shared by everything queued in this turn of
- * the event loop (group commit, see `inSharedTransaction`).
+ * Applies the outcome if `leaseOwner` still holds the row (else null), in the transaction shared by
+ * everything queued in this turn of the event loop (group commit, see `inSharedTransaction`).
  */
 export function recordOutcomeSoon(db: Db, config: Config, runtime: Runtime, input: RecordInput): Promise<Recorded | null> {
   return inSharedTransaction(db, () => applyOutcome(db, config, runtime, input));

@@ -6,9 +6,11 @@ import type { Config } from '../config.ts';
 import { PROVIDERS, WORKER_ACTOR, type Provider, type ResourceKind } from '../domain.ts';
 import { appendAuditEvent } from '../audit/append.ts';
 import { immediate, type Db } from '../db/open.ts';
-import { resources, upstreamDeletions, type UpstreamDeletionRow } from '../db/schema.ts';
+import { upstreamDeletions, type UpstreamDeletionRow } from '../db/schema.ts';
 import { LEASE_MARGIN_MS, upstreamTargetOf } from '../deletion/pipeline.ts';
 import { recordOutcomeSoon, upstreamEvent } from '../deletion/recorder.ts';
+import { decodeResource } from '../catalog/loaders.ts';
+import { statementsOf } from '../db/statements.ts';
 import type { Logger } from '../logging.ts';
 import type { Observer } from '../observer.ts';
 import type { ProviderClient } from '../providers/http.ts';
@@ -226,13 +228,9 @@ export class Worker {
     this.inFlight.set(provider, this.inFlight.get(provider)! + 1);
     let answered = false;
     try {
-      const resource = this.db
-        .select()
-        .from(resources)
-        .where(and(eq(resources.kind, row.kind), eq(resources.id, row.resourceId)))
-        .get();
+      const resource = statementsOf(this.db).resource.get({ kind: row.kind, id: row.resourceId });
       const target = resource
-        ? upstreamTargetOf(resource as never)
+        ? upstreamTargetOf(decodeResource(resource))
         : { kind: row.kind as ResourceKind, id: row.resourceId, provider, organizationId: row.organizationId, sessionId: null, documentId: null };
       const call = await this.client.deleteUpstream(target);
       answered = true;
