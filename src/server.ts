@@ -123,12 +123,6 @@ function isIntrospectionOnly(document: DocumentNode): boolean {
   );
 }
 
-function isMutation(document: DocumentNode, operationName: string | null | undefined): boolean {
-  return document.definitions.some(
-    (d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === OperationTypeNode.MUTATION && (!operationName || d.name?.value === operationName),
-  );
-}
-
 function selectedOperation(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode | undefined {
   return document.definitions.find(
     (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
@@ -227,7 +221,7 @@ export function createGateway(deps: ServerDeps) {
       scope.operationName ??= operation?.name?.value.slice(0, 100) ?? null;
       if (scope.refusal) throw authenticationRequired(scope.refusal);
       if (!scope.principal && !(config.introspection && isIntrospectionOnly(args.document))) throw authenticationRequired('no API key');
-      if (scope.principal && operation && isMutation(args.document, args.operationName)) {
+      if (scope.principal && operation?.operation === OperationTypeNode.MUTATION) {
         const deletes = Math.max(1, rootFieldCount(args.document, operation.selectionSet));
         for (let i = 0; i < deletes; i += 1) {
           const retryAfter = limiter.take(scope.principal.keyId);
