@@ -1,7 +1,8 @@
 import { defineConfig } from 'drizzle-kit';
 
+// One config per dialect: `npm run db:generate` runs both (drizzle-kit generate --config …).
 export default defineConfig({
   dialect: 'sqlite',
-  schema: './src/db/schema.ts',
-  out: './drizzle',
+  schema: './src/db/sqlite/schema.ts',
+  out: './drizzle/sqlite',
 });

@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { createKey } from '../src/auth/keys.ts';
-import { verifyAuditTrail } from '../src/audit/verify.ts';
+import { verifyAllLogs } from '../src/audit/verify.ts';
 import { registerResources, type ResourceInputValue } from '../src/catalog/register.ts';
-import { closeDatabase, openDatabase } from '../src/db/open.ts';
+import { openDatabase } from '../src/db/open.ts';
+import { all } from '../src/db/sql.ts';
 import { systemRuntime } from '../src/runtime.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,17 +69,17 @@ function ids(prefix: string, n: number): string[] {
 }
 
 /** A migrated database with the given transcriptions registered, and an admin key. */
-function prepareDatabase(path: string, transcriptionIds: string[]): string {
-  const db = openDatabase(path);
-  const { key } = createKey(db, systemRuntime, { organizationId: ORG, userId: 'bench', role: 'admin' });
+async function prepareDatabase(path: string, transcriptionIds: string[]): Promise<string> {
+  const db = await openDatabase({ path });
+  const { key } = await createKey(db, systemRuntime, { organizationId: ORG, userId: 'bench', role: 'admin' });
   for (let i = 0; i < transcriptionIds.length; i += 1000) {
     const batch: ResourceInputValue[] = transcriptionIds
       .slice(i, i + 1000)
       .map((id) => ({ kind: 'TRANSCRIPTION', id, provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bench' }));
-    const result = registerResources(db, systemRuntime, { operator: true }, { traceId: 'bench', now: new Date() }, batch);
+    const result = await registerResources(db, systemRuntime, { operator: true }, { traceId: 'bench', now: new Date() }, batch);
     if ('__typename' in result) throw new Error(result.message);
   }
-  closeDatabase(db);
+  await db.close();
   return key;
 }
 
@@ -178,12 +179,12 @@ async function main() {
   // 1. Floor vs gateway.
   const floorDb = join(work, 'floor.db');
   const floorIds = ids('f', perTarget);
-  prepareDatabase(floorDb, floorIds);
+  await prepareDatabase(floorDb, floorIds);
   const floor = node(['bench/floor.ts', floorDb, simulatorUrls.aitronos!, CREDENTIALS.AITRONOS_API_KEY], {});
   const floorUrl = await firstLine(floor);
   const gatewayDb = join(work, 'gateway.db');
   const gatewayIds = ids('g', perTarget);
-  const gatewayKey = prepareDatabase(gatewayDb, gatewayIds);
+  const gatewayKey = await prepareDatabase(gatewayDb, gatewayIds);
   const gateway = await startGateway(gatewayDb, simulatorUrls);
 
   const comparisons: Record<string, unknown>[] = [];
@@ -227,7 +228,7 @@ async function main() {
   await simControl('reset', 'POST');
   const bulkDb = join(work, 'bulk.db');
   const bulkIds = ids('b', BULK);
-  const bulkKey = prepareDatabase(bulkDb, bulkIds);
+  const bulkKey = await prepareDatabase(bulkDb, bulkIds);
   const bulkGateway = await startGateway(bulkDb, simulatorUrls);
   let peakRss = 0;
   const rssTimer = setInterval(() => {
@@ -245,18 +246,19 @@ async function main() {
   const bulkPaths = bulkIds.map((id) => `/v1/audio/transcribe/${id}`);
   const providerDeletes = bulkPaths.reduce((sum, path) => sum + (deletes[path] ?? 0), 0);
   const duplicates = bulkPaths.filter((path) => (deletes[path] ?? 0) > 1).length;
-  const bulkDbHandle = openDatabase(bulkDb);
-  const auditRows = (bulkDbHandle.$client.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number }).n;
+  const bulkDbHandle = await openDatabase({ path: bulkDb });
+  const auditRows = Number((await bulkDbHandle.read(all<{ n: number }>('SELECT count(*) AS n FROM audit_events')))[0]!.n);
   const verifyStarted = performance.now();
-  const verification = verifyAuditTrail(bulkDbHandle);
+  const logs = await verifyAllLogs(bulkDbHandle);
+  const verification = { valid: [...logs.values()].every((log) => log.valid), eventsChecked: [...logs.values()].reduce((n, log) => n + log.eventsChecked, 0) };
   const verifySeconds = (performance.now() - verifyStarted) / 1000;
-  closeDatabase(bulkDbHandle);
+  await bulkDbHandle.close();
 
   // 3. Backlog drain: 10,000 deletions while the provider answers 503, then it recovers.
   await simControl('reset', 'POST');
   const backlogDb = join(work, 'backlog.db');
   const backlogIds = ids('q', BULK);
-  const backlogKey = prepareDatabase(backlogDb, backlogIds);
+  const backlogKey = await prepareDatabase(backlogDb, backlogIds);
   const backlogGateway = await startGateway(backlogDb, simulatorUrls);
   await simControl('faults', 'POST', { status: 503, times: null, path: '/v1/audio/' });
   const backlogRun = await load(`${backlogGateway.url}/graphql`, 32, gatewayBody, backlogIds, { authorization: `Bearer ${backlogKey}` });

@@ -1,20 +1,22 @@
 #!/usr/bin/env node
-// Recomputes the audit hash chain of a `gateway audit export` (NDJSON on stdin) without the gateway:
+// Recomputes the audit logs of a `gateway audit export` (NDJSON on stdin) without the gateway:
 // no project imports, only node:crypto and node:readline, so an auditor can read all of it.
 //
-//   gateway audit export | node scripts/verify-audit-export.mjs
-//   gateway audit export --org org_a | node scripts/verify-audit-export.mjs --partial
+//   gateway audit export | node scripts/verify-audit-export.mjs              every organisation's log
+//   gateway audit export --org org_a | node scripts/verify-audit-export.mjs  one organisation's, whole
+//   gateway audit export --since 2026-03-01T00:00:00Z | node scripts/verify-audit-export.mjs --partial
 //
-// The chain (src/audit/chain.ts, README "Audit trail"): hash = SHA-256 hex of
+// Each organisation's events form a log of their own (events without an organisation: `_system`),
+// numbered by logIndex from 0, each event's previousHash the hash of the log's event before it.
+// The hash (src/audit/chain.ts, README "Audit trail"): SHA-256 hex of
 //   (previousHash or "") + "\n" + canonical JSON of [id, at, actor, organizationId, action,
 //   resourceKind, resourceId, provider, outcome, requestId, traceId, upstreamHttpStatus, details]
 // where canonical JSON is JSON.stringify's strings and numbers, no whitespace, object keys sorted by
 // UTF-16 code unit at every depth, and a missing field is null.
 //
-// A whole export (no --org, no --since) must start the trail and link every event to the one before
-// it. An --org or --since export leaves events out, so with --partial each event is checked against
-// its own previousHash and the places where consecutive exported events do not link are counted,
-// not failed: that proves every exported event is as it was written, not that none is missing.
+// A whole export (all logs, or one with --org) must start every log at index 0 and link every event
+// to the one before it in its log. A --since export leaves each log's beginning out: with --partial
+// each log may start anywhere, and must still be contiguous from there.
 // Exit 0 intact, 1 broken (the first bad event is named), 2 usage.
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -45,12 +47,9 @@ function broken(line, id, problem) {
   process.exit(1);
 }
 
+const logs = new Map();
 let count = 0;
 let lineNo = 0;
-let previous;
-let gaps = 0;
-let firstGap = null;
-let startsTrail = false;
 for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
   lineNo += 1;
   if (line.trim() === '') continue;
@@ -61,33 +60,34 @@ for await (const line of createInterface({ input: process.stdin, crlfDelay: Infi
     broken(lineNo, null, 'the line is not JSON');
   }
   if (typeof event !== 'object' || event === null || Array.isArray(event)) broken(lineNo, null, 'the line is not an event object');
-  const ownPrevious = event.previousHash ?? null;
   if (hashOf(event) !== event.hash) broken(lineNo, event.id, "hash does not match the event's content and its own previousHash (the event was changed)");
-  if (count === 0) {
-    startsTrail = ownPrevious === null;
-    if (!startsTrail && !partial) {
-      broken(lineNo, event.id, 'the first event does not start the trail (its previousHash is not null): events before it are missing; for an --org or --since export, pass --partial');
+  if (!Number.isSafeInteger(event.logIndex) || event.logIndex < 0) broken(lineNo, event.id, 'logIndex is not a position in a log');
+  const logId = event.organizationId ?? '_system';
+  const ownPrevious = event.previousHash ?? null;
+  const log = logs.get(logId);
+  if (!log) {
+    const startsLog = event.logIndex === 0 && ownPrevious === null;
+    if (!startsLog && !partial) {
+      broken(lineNo, event.id, `the first event of log ${logId} in this export is not the log's first (logIndex ${event.logIndex}): events before it are missing; for a --since export, pass --partial`);
     }
-  } else if (ownPrevious !== previous) {
-    if (!partial) {
-      broken(lineNo, event.id, 'previousHash does not match the hash of the event before it in this export (an event was removed, inserted or moved here); for an --org or --since export, pass --partial');
+    logs.set(logId, { previous: event.hash, next: event.logIndex + 1, count: 1, startsLog });
+  } else {
+    if (event.logIndex !== log.next) {
+      broken(lineNo, event.id, `log ${logId} goes from index ${log.next - 1} to ${event.logIndex}: ${event.logIndex > log.next ? 'events between are missing' : 'an event was inserted or moved here'}`);
     }
-    gaps += 1;
-    firstGap ??= event.id;
+    if (ownPrevious !== log.previous) {
+      broken(lineNo, event.id, `previousHash does not match the hash of the event before it in log ${logId} (an event was removed, inserted or moved here)`);
+    }
+    log.previous = event.hash;
+    log.next += 1;
+    log.count += 1;
   }
-  previous = event.hash;
   count += 1;
 }
 
-console.log(`intact ${count} events`);
-if (!partial) {
-  console.log('a whole chain: the first event starts the trail and every event links to the one before it');
-} else {
-  const start = startsTrail ? 'the first event starts the trail' : 'the first event does not start the trail (events before it are not in this export)';
-  console.log(
-    gaps === 0
-      ? `contiguous: ${start}; every other event links to the one before it in this export`
-      : `not contiguous: ${start}; ${gaps} event(s) do not link to the one before it in this export (the first: ${firstGap}), ` +
-          'the events between are not in this export (other organisations, or before --since): each exported event is proven as written, not that none is missing',
-  );
+console.log(`intact ${count} events in ${logs.size} log(s)`);
+for (const [logId, log] of [...logs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  const from = log.next - log.count;
+  console.log(`  ${logId}: ${log.count} events, index ${from} to ${log.next - 1}${log.startsLog ? ', from the start of the log' : ' (the events before are not in this export)'}`);
 }
+if (!partial) console.log('whole logs: every log starts at its first event and every event links to the one before it in its log');

@@ -1,7 +1,8 @@
 // The composition root: config → database, provider client, worker, HTTP server (and in sandbox mode
 // the simulators and demo data). `serve` and the tests start the gateway through here.
 import { ConfigError, missingCredentials, resolvesToSandbox, type Config } from './config.ts';
-import { closeDatabase, openDatabase, type Db } from './db/open.ts';
+import { openDatabase, type Database } from './db/open.ts';
+import { releaseLeases } from './outbox/claim.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import type { Observer } from './observer.ts';
@@ -9,7 +10,7 @@ import { ProviderClient } from './providers/http.ts';
 import { systemRuntime, type Runtime } from './runtime.ts';
 import { sandboxBanner, sandboxQuery, seedDemo, startSandboxProviders, type Sandbox } from './sandbox.ts';
 import { createGateway, listen } from './server.ts';
-import { Worker, releaseLeases, type WorkerOptions } from './worker/worker.ts';
+import { Worker, type WorkerOptions } from './worker/worker.ts';
 
 export interface GatewayOptions {
   runtime?: Runtime;
@@ -27,7 +28,7 @@ export interface GatewayOptions {
 export interface GatewayHandle {
   url: string;
   config: Config;
-  db: Db;
+  db: Database;
   runtime: Runtime;
   instanceId: string;
   client: ProviderClient;
@@ -80,7 +81,13 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
     }
   }
 
-  const db = openDatabase(config.databasePath, options.onQuery ? { onQuery: options.onQuery } : {});
+  let db: Database;
+  try {
+    db = await openDatabase(config.database, options.onQuery ? { onQuery: options.onQuery } : {});
+  } catch (error) {
+    await simulators?.stop();
+    throw error;
+  }
   const client = new ProviderClient(config, runtime.clock);
   const metrics = createMetrics(db);
   const observer = observeAll([loggingObserver(logger), metrics.observer, ...(options.observer ? [options.observer] : [])]);
@@ -88,8 +95,8 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
   const worker = options.worker === false || !config.workerInServe ? null : new Worker(db, config, runtime, client, observer, logger, instanceId, options.worker ?? {});
 
   let sandbox: GatewayHandle['sandbox'] = null;
-  let seeded: ReturnType<typeof seedDemo> | null = null;
-  if (simulators) seeded = seedDemo(db, runtime, config, simulators);
+  let seeded: Awaited<ReturnType<typeof seedDemo>> | null = null;
+  if (simulators) seeded = await seedDemo(db, runtime, config, simulators);
 
   const gateway = createGateway({
     config,
@@ -139,9 +146,9 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
       await Promise.race([drained, forced]);
       clearInterval(sweep);
       await worker?.stop(config.upstreamTimeoutMs + 2_000);
-      releaseLeases(db, instanceId, runtime.clock.now());
+      await db.write(() => releaseLeases(instanceId, runtime.clock.now()));
       await client.close();
-      closeDatabase(db);
+      await db.close();
       await simulators?.stop();
       logger.info('gateway stopped');
     })());

@@ -10,11 +10,17 @@ export interface ProviderEndpoint {
   credential: string;
 }
 
+/** Where the data lives: a SQLite file (the embedded default) or a PostgreSQL server. */
+export type DatabaseTarget = { path: string } | { url: string; poolSize: number };
+
 export interface Config {
   nodeEnv: string;
   production: boolean;
   port: number;
   host: string;
+  /** DATABASE_PATH (SQLite) or DATABASE_URL (PostgreSQL); never both. */
+  database: DatabaseTarget;
+  /** The SQLite file when `database` is SQLite (kept for messages and tests). */
   databasePath: string;
   aitronos: ProviderEndpoint;
   scriptix: ProviderEndpoint;
@@ -110,6 +116,30 @@ function origins(env: Env, name: string): string[] {
   });
 }
 
+/** The password part of a database URL, never echoed. */
+function withoutPassword(raw: string): string {
+  return raw.replace(/^([^:/]*:\/\/[^:/@]*):[^@/]*@/, '$1:…@');
+}
+
+function databaseTarget(env: Env, path: string): DatabaseTarget {
+  const raw = env.DATABASE_URL?.trim();
+  if (raw === undefined || raw === '') return { path };
+  if (env.DATABASE_PATH !== undefined && env.DATABASE_PATH.trim() !== '') {
+    throw new ConfigError('DATABASE_URL', 'and DATABASE_PATH are both set; set DATABASE_URL for PostgreSQL or DATABASE_PATH for SQLite, not both');
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError('DATABASE_URL', `must be a URL like postgres://user:password@host:5432/database, got "${withoutPassword(raw)}"`);
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL', `must start with postgres:// or postgresql://, got "${parsed.protocol}//…"`);
+  }
+  if (parsed.pathname.replace(/^\//, '') === '') throw new ConfigError('DATABASE_URL', 'must name a database (postgres://…/DATABASE)');
+  return { url: raw, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000) };
+}
+
 export function loadConfig(env: Env): Config {
   const nodeEnv = text(env, 'NODE_ENV', 'development');
   const production = nodeEnv === 'production';
@@ -125,12 +155,14 @@ export function loadConfig(env: Env): Config {
   if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) throw new ConfigError('HOST', `"${host}" is not a host name or address`);
 
   const upstreamTimeoutMs = integer(env, 'UPSTREAM_TIMEOUT_MS', 5000, 50, 120_000);
+  const databasePath = text(env, 'DATABASE_PATH', './data/gateway.db');
   const config: Config = {
     nodeEnv,
     production,
     port: integer(env, 'PORT', 4000, 0, 65535),
     host,
-    databasePath: text(env, 'DATABASE_PATH', './data/gateway.db'),
+    database: databaseTarget(env, databasePath),
+    databasePath,
     aitronos: { baseUrl: url(env, 'AITRONOS_BASE_URL', 'https://api.aitronos.com'), credential: text(env, 'AITRONOS_API_KEY', '') },
     scriptix: { baseUrl: url(env, 'SCRIPTIX_BASE_URL', 'https://api.scriptix.io'), credential: text(env, 'SCRIPTIX_API_KEY', '') },
     daily: {

@@ -22,6 +22,8 @@ export const AUDIT_OUTCOMES = [
   'UPSTREAM_RETRY_SCHEDULED',
   'UPSTREAM_FAILED',
   'UPSTREAM_REQUEUED',
+  /** `_system`: the first-wave single chain was split into per-organisation logs (its old head kept in details). */
+  'AUDIT_LOGS_SPLIT',
 ] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 

@@ -4,10 +4,10 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ConfigError, loadConfig, missingCredentials, type Config } from './config.ts';
-import { openDatabase, closeDatabase, type Db } from './db/open.ts';
+import { openDatabase, type Database } from './db/open.ts';
 import { createKey, KeyInputError, listKeys, revokeKey } from './auth/keys.ts';
 import { registerResources, MAX_RESOURCES_PER_CALL, type ResourceInputValue } from './catalog/register.ts';
-import { auditRows, exportLine, verifyAuditTrail } from './audit/verify.ts';
+import { auditRows, exportLine, verifyAllLogs } from './audit/verify.ts';
 import { systemRuntime } from './runtime.ts';
 
 const USAGE = `Usage: gateway <command>
@@ -44,26 +44,25 @@ function flags(args: string[], allowed: string[]): Record<string, string> {
   return out;
 }
 
-function withDb<T>(config: Config, fn: (db: Db) => T): T {
-  const db = openDatabase(config.databasePath);
+async function withDb<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
+  const db = await openDatabase(config.database);
   try {
-    return fn(db);
+    return await fn(db);
   } finally {
-    closeDatabase(db);
+    await db.close();
   }
 }
 
-async function importResources(config: Config, file: string): Promise<number> {
-  const db = openDatabase(config.databasePath);
-  try {
+function importResources(config: Config, file: string): Promise<number> {
+  return withDb(config, async (db) => {
     const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
     let batch: ResourceInputValue[] = [];
     let batchLines: number[] = [];
     let lineNo = 0;
     let total = 0;
-    const flush = () => {
+    const flush = async () => {
       if (batch.length === 0) return;
-      const result = registerResources(db, systemRuntime, { operator: true }, { traceId: 'cli', now: new Date() }, batch);
+      const result = await registerResources(db, systemRuntime, { operator: true }, { traceId: 'cli', now: new Date() }, batch);
       if ('__typename' in result) {
         const index = result.details?.index;
         const where = typeof index === 'number' ? `line ${batchLines[index]}` : `lines ${batchLines[0]}–${batchLines.at(-1)}`;
@@ -87,13 +86,11 @@ async function importResources(config: Config, file: string): Promise<number> {
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InputError(`line ${lineNo}: expected a JSON object`);
       batch.push(parsed as ResourceInputValue);
       batchLines.push(lineNo);
-      if (batch.length === MAX_RESOURCES_PER_CALL) flush();
+      if (batch.length === MAX_RESOURCES_PER_CALL) await flush();
     }
-    flush();
+    await flush();
     return total;
-  } finally {
-    closeDatabase(db);
-  }
+  });
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -121,14 +118,15 @@ async function run(argv: string[]): Promise<number> {
       const signal = waitForSignal();
       const missing = missingCredentials(config);
       if (missing.length > 0) throw new ConfigError(missing[0]!, `is not set (missing: ${missing.join(', ')}); the worker calls the providers`);
-      const [{ loggingObserver }, { createLogger }, { ProviderClient }, { Worker, releaseLeases }] = await Promise.all([
+      const [{ loggingObserver }, { createLogger }, { ProviderClient }, { Worker }, { releaseLeases }] = await Promise.all([
         import('./app.ts'),
         import('./logging.ts'),
         import('./providers/http.ts'),
         import('./worker/worker.ts'),
+        import('./outbox/claim.ts'),
       ]);
       const logger = createLogger(config.logLevel);
-      const db = openDatabase(config.databasePath);
+      const db = await openDatabase(config.database);
       const instanceId = systemRuntime.newId('wk');
       const client = new ProviderClient(config, systemRuntime.clock);
       const worker = new Worker(db, config, systemRuntime, client, loggingObserver(logger), logger, instanceId);
@@ -136,21 +134,21 @@ async function run(argv: string[]): Promise<number> {
       logger.info({ instanceId }, 'worker started');
       await signal;
       await worker.stop(config.upstreamTimeoutMs + 2_000);
-      releaseLeases(db, instanceId, new Date());
+      await db.write(() => releaseLeases(instanceId, new Date()));
       await client.close();
-      closeDatabase(db);
+      await db.close();
       return 0;
     }
     case 'migrate':
-      withDb(config, () => undefined);
-      console.log(`migrations applied to ${config.databasePath}`);
+      await withDb(config, async () => undefined);
+      console.log(`migrations applied to ${'path' in config.database ? config.database.path : 'the PostgreSQL database of DATABASE_URL'}`);
       return 0;
     case 'keys':
       if (sub === 'create') {
         const f = flags(rest, ['org', 'user', 'role', 'label']);
         const missing = (['org', 'user', 'role'] as const).filter((name) => !f[name]).map((name) => `--${name}`);
         if (missing.length > 0) throw new UsageError(`keys create is missing ${missing.join(', ')} (needs --org ORG --user USER --role admin|member|viewer)`);
-        const { key, row } = withDb(config, (db) =>
+        const { key, row } = await withDb(config, (db) =>
           createKey(db, systemRuntime, { organizationId: f.org!, userId: f.user!, role: f.role!, ...(f.label ? { label: f.label } : {}) }),
         );
         console.log(`created key ${row.id} for user ${row.userId} (${row.role}) in ${row.organizationId}; it is shown once, store it now:`);
@@ -159,7 +157,7 @@ async function run(argv: string[]): Promise<number> {
       }
       if (sub === 'list') {
         if (rest.length > 0) throw new UsageError('keys list takes no arguments');
-        const rows = withDb(config, listKeys);
+        const rows = await withDb(config, listKeys);
         console.log(['id', 'prefix', 'organization', 'user', 'role', 'created', 'revoked'].join('\t'));
         for (const r of rows) console.log([r.id, `${r.prefix}…`, r.organizationId, r.userId, r.role, r.createdAt, r.revokedAt ?? '-'].join('\t'));
         return 0;
@@ -167,7 +165,7 @@ async function run(argv: string[]): Promise<number> {
       if (sub === 'revoke') {
         const [id, ...extra] = rest;
         if (!id || extra.length > 0) throw new UsageError('keys revoke needs exactly one KEY_ID (see keys list)');
-        const revoked = withDb(config, (db) => revokeKey(db, systemRuntime, id));
+        const revoked = await withDb(config, (db) => revokeKey(db, systemRuntime, id));
         if (!revoked) {
           console.error(`no active key ${id}`);
           return 1;
@@ -186,21 +184,29 @@ async function run(argv: string[]): Promise<number> {
     case 'audit':
       if (sub === 'verify') {
         if (rest.length > 0) throw new UsageError('audit verify takes no arguments');
-        const result = withDb(config, verifyAuditTrail);
-        if (result.valid) {
-          console.log(`audit trail intact: ${result.eventsChecked} events checked`);
+        const results = await withDb(config, verifyAllLogs);
+        let broken = 0;
+        let events = 0;
+        for (const [logId, result] of results) {
+          events += result.eventsChecked;
+          if (result.valid) continue;
+          broken += 1;
+          const where = result.firstInvalidEventId ? `at event ${result.firstInvalidEventId}` : 'at its end';
+          console.log(`log ${logId}: BROKEN ${where} (${result.eventsChecked} events checked): ${result.problem}`);
+        }
+        if (broken === 0) {
+          console.log(`audit trail intact: ${results.size} logs, ${events} events checked`);
           return 0;
         }
-        const where = result.firstInvalidEventId ? `at event ${result.firstInvalidEventId}` : 'at its end';
-        console.log(`audit trail BROKEN ${where} (${result.eventsChecked} events checked): ${result.problem}`);
+        console.log(`audit trail BROKEN: ${broken} of ${results.size} logs`);
         return 1;
       }
       if (sub === 'export') {
         const f = flags(rest, ['since', 'org']);
         if (f.since !== undefined && Number.isNaN(Date.parse(f.since))) throw new UsageError('--since must be an ISO-8601 time');
         const since = f.since ? new Date(f.since).toISOString() : undefined;
-        await withDbAsync(config, async (db) => {
-          for (const row of auditRows(db, { ...(since ? { since } : {}), ...(f.org ? { organizationId: f.org } : {}) })) {
+        await withDb(config, async (db) => {
+          for await (const row of auditRows(db, { ...(since ? { since } : {}), ...(f.org ? { logId: f.org } : {}) })) {
             if (!process.stdout.write(`${exportLine(row)}\n`)) await new Promise((resolve) => process.stdout.once('drain', resolve));
           }
         });
@@ -209,15 +215,6 @@ async function run(argv: string[]): Promise<number> {
       throw new UsageError('audit needs verify or export');
     default:
       throw new UsageError(`unknown command "${command}"`);
-  }
-}
-
-async function withDbAsync(config: Config, fn: (db: Db) => Promise<void>): Promise<void> {
-  const db = openDatabase(config.databasePath);
-  try {
-    await fn(db);
-  } finally {
-    closeDatabase(db);
   }
 }
 

@@ -2,9 +2,8 @@
 // calls and their latency, and the upstream backlog read from the database when scraped. Labels are
 // bounded sets (operation type, provider, kind, outcome, code), never ids or operation names.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { count, inArray } from 'drizzle-orm';
-import type { Db } from './db/open.ts';
-import { upstreamDeletions } from './db/schema.ts';
+import type { Database } from './db/database.ts';
+import { all } from './db/sql.ts';
 import { PROVIDERS } from './domain.ts';
 import type { Observer } from './observer.ts';
 
@@ -28,7 +27,7 @@ export interface Metrics {
 const BACKLOG_STATUSES = ['PENDING', 'FAILED'] as const;
 const CODE_LABEL = /^[A-Z][A-Z0-9_]{0,47}$/;
 
-export function createMetrics(db: Db, options: { defaultMetrics?: boolean } = {}): Metrics {
+export function createMetrics(db: Database, options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
@@ -69,16 +68,15 @@ export function createMetrics(db: Db, options: { defaultMetrics?: boolean } = {}
     help: 'Upstream deletions waiting for a retry (PENDING) or given up (FAILED), by provider; read from the database at scrape time.',
     labelNames: ['provider', 'status'] as const,
     registers: [registry],
-    collect() {
-      const rows = db
-        .select({ provider: upstreamDeletions.provider, status: upstreamDeletions.status, n: count() })
-        .from(upstreamDeletions)
-        .where(inArray(upstreamDeletions.status, [...BACKLOG_STATUSES]))
-        .groupBy(upstreamDeletions.provider, upstreamDeletions.status)
-        .all();
+    async collect() {
+      const rows = await db.read(
+        all<{ provider: string; status: string; n: number }>(
+          "SELECT provider, status, count(*) AS n FROM upstream_deletions WHERE status IN ('PENDING', 'FAILED') GROUP BY provider, status",
+        ),
+      );
       // Every series exists from the first scrape, so an alert on "> 0" never sees a gap.
       for (const provider of PROVIDERS) for (const status of BACKLOG_STATUSES) this.set({ provider, status }, 0);
-      for (const row of rows) this.set({ provider: row.provider, status: row.status }, row.n);
+      for (const row of rows) this.set({ provider: row.provider, status: row.status }, Number(row.n));
     },
   });
 

@@ -1,10 +1,9 @@
 // Sandbox mode: the provider simulators on loopback, a demo organisation with an admin, a member and a
 // viewer key, and demo resources of every kind, all printed. Never in production (config refuses).
 import { randomBytes } from 'node:crypto';
-import { and, eq, like } from 'drizzle-orm';
 import type { Config } from './config.ts';
-import type { Db } from './db/open.ts';
-import { apiKeys } from './db/schema.ts';
+import type { Database } from './db/database.ts';
+import { run as runStatement } from './db/sql.ts';
 import { createKey } from './auth/keys.ts';
 import { registerResources, type ResourceInputValue } from './catalog/register.ts';
 import type { Runtime } from './runtime.ts';
@@ -48,14 +47,14 @@ export async function startSandboxProviders(config: Config): Promise<{ simulator
  * Seeds the demo organisation: fresh keys (the previous run's demo keys are revoked, since a key is
  * shown only once) and fresh demo resources with a per-run suffix, so every start has live ones.
  */
-export function seedDemo(db: Db, runtime: Runtime, config: Config, simulators: Simulators) {
+export async function seedDemo(db: Database, runtime: Runtime, config: Config, simulators: Simulators) {
   const now = runtime.clock.now().toISOString();
-  db.update(apiKeys)
-    .set({ revokedAt: now })
-    .where(and(eq(apiKeys.organizationId, DEMO_ORG), like(apiKeys.label, 'sandbox:%')))
-    .run();
-  const key = (user: string, role: string) => createKey(db, runtime, { organizationId: DEMO_ORG, userId: user, role, label: `sandbox:${role}` }).key;
-  const keys = { admin: key('ada', 'admin'), member: key('mo', 'member'), viewer: key('vi', 'viewer') };
+  await db.write(() =>
+    runStatement("UPDATE api_keys SET revoked_at = ? WHERE organization_id = ? AND substr(label, 1, 8) = 'sandbox:' AND revoked_at IS NULL", [now, DEMO_ORG]),
+  );
+  const key = async (user: string, role: string) =>
+    (await createKey(db, runtime, { organizationId: DEMO_ORG, userId: user, role, label: `sandbox:${role}` })).key;
+  const keys = { admin: await key('ada', 'admin'), member: await key('mo', 'member'), viewer: await key('vi', 'viewer') };
 
   const run = randomBytes(3).toString('hex');
   const ids = {
@@ -92,7 +91,7 @@ export function seedDemo(db: Db, runtime: Runtime, config: Config, simulators: S
       },
     },
   ];
-  const result = registerResources(db, runtime, { operator: true }, { traceId: 'sandbox', now: runtime.clock.now() }, inputs);
+  const result = await registerResources(db, runtime, { operator: true }, { traceId: 'sandbox', now: runtime.clock.now() }, inputs);
   if ('__typename' in result) throw new Error(`sandbox seeding failed: ${result.message}`);
   return { keys, resources: ids };
 }

@@ -20,7 +20,7 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { Config } from './config.ts';
 import type { Principal } from './domain.ts';
-import type { Db } from './db/open.ts';
+import type { Database } from './db/database.ts';
 import { presentedKey, principalForKey } from './auth/keys.ts';
 import { createLoaders } from './catalog/loaders.ts';
 import { authenticationRequired, rateLimited } from './errors.ts';
@@ -35,7 +35,7 @@ import { RateLimiter } from './auth/rate-limit.ts';
 
 export interface ServerDeps {
   config: Config;
-  db: Db;
+  db: Database;
   runtime: Runtime;
   client: ProviderClient;
   observer: Observer;
@@ -176,7 +176,7 @@ export function createGateway(deps: ServerDeps) {
   const limiter = new RateLimiter(config.rateLimitPerMinute, () => deps.runtime.clock.now().getTime());
 
   const requestPlugin: Plugin<GraphQLContext> = {
-    onRequest({ request }) {
+    async onRequest({ request }) {
       const given = request.headers.get('x-request-id');
       const requestId = given && REQUEST_ID_PATTERN.test(given) ? given : deps.runtime.newId('req');
       const traceparent = TRACEPARENT_PATTERN.exec(request.headers.get('traceparent') ?? '');
@@ -186,7 +186,7 @@ export function createGateway(deps: ServerDeps) {
       if (presented.kind === 'conflict') refusal = 'Authorization and X-API-Key name different keys';
       else if (presented.kind === 'malformed') refusal = 'the Authorization header is not "Bearer KEY"';
       else if (presented.kind === 'key') {
-        principal = principalForKey(db, presented.key);
+        principal = await principalForKey(db, presented.key);
         if (!principal) refusal = 'unknown or revoked API key';
       }
       scopes.set(request, {
@@ -353,15 +353,9 @@ export function createGateway(deps: ServerDeps) {
       return true;
     }
     if (path === '/readyz') {
-      let ready = false;
-      try {
-        // A read, not BEGIN IMMEDIATE: a probe must never wait on the write lock (busy_timeout
-        // would block the event loop for every request while a separate worker holds it).
-        ready = db.$client.open && db.$client.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() !== undefined;
-      } catch {
-        ready = false;
-      }
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ready ? 'ready' : 'unavailable' }));
+      void db.ping().then((ready) =>
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ready ? 'ready' : 'unavailable' })),
+      );
       return true;
     }
     return false;

@@ -1,17 +1,19 @@
-// The audit trail's hash chain on a real SQLite file through the real migrations: the canonical form
-// it hashes, the append-only triggers, and tampering by someone with write access to the file (who
-// drops the triggers first), each located at the event where the chain stops matching.
+// Per-organisation audit logs on a real SQLite file through the real migrations: the canonical form
+// each event's hash covers, the append-only triggers, the logs kept apart, and tampering by someone
+// with write access to the file (who drops the triggers and indexes first), each located at the
+// event where the log stops matching. The first-wave migration into per-organisation logs is
+// proven in test/audit-logs.test.ts.
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendAuditEvent, type AuditInput } from '../src/audit/append.ts';
+import { appendEvent, type AuditInput } from '../src/audit/append.ts';
 import { canonicalJson, eventHash } from '../src/audit/chain.ts';
-import { verifyAuditTrail, verifyAuditTrailInBackground } from '../src/audit/verify.ts';
-import { closeDatabase, immediate, openDatabase, type Db } from '../src/db/open.ts';
-import type { AuditEventRow } from '../src/db/schema.ts';
+import type { AuditEventRow } from '../src/audit/event.ts';
+import { verifyAllLogs, verifyLog, verifyLogInBackground } from '../src/audit/verify.ts';
+import { openDatabase } from '../src/db/open.ts';
 import type { Runtime } from '../src/runtime.ts';
 
 const dirs: string[] = [];
@@ -44,34 +46,40 @@ const EVENTS: AuditInput[] = [
   { actor: 'user:carol key:key_5', organizationId: 'org_a', action: 'batch_job.delete', resourceKind: 'BATCH_JOB', resourceId: '8d3c1a52-7f1e-4a57-9d59-0a8f2c1e9b11', provider: 'DAILY', outcome: 'DELETED', details: { userId: 'carol' } },
 ];
 
-/** A file database holding the chain of EVENTS (12 events, seq 1–12). */
-function chainFile(events: AuditInput[] = EVENTS): { path: string; rows: AuditEventRow[] } {
+/** A file database holding EVENTS: org_a's log of 11 events (A below, by log index) and org_b's of 1. */
+async function chainFile(events: AuditInput[] = EVENTS): Promise<{ path: string; rows: AuditEventRow[]; a: AuditEventRow[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'audit-chain-'));
   dirs.push(dir);
   const path = join(dir, 'gateway.db');
-  const db = openDatabase(path);
+  const db = await openDatabase({ path });
   const runtime = runtimeAt('2026-03-02T14:00:00.000Z');
-  const rows = events.map((input) => immediate(db, () => appendAuditEvent(db, runtime, input)));
-  closeDatabase(db);
-  return { path, rows };
+  const rows: AuditEventRow[] = [];
+  for (const input of events) rows.push(await db.write(() => appendEvent(runtime, input)));
+  await db.close();
+  return { path, rows, a: rows.filter((row) => row.organizationId === 'org_a') };
 }
 
 /** Opens the file as an attacker with write access would: raw SQLite, the guards dropped first. */
 function tamper(path: string, statements: (raw: Database.Database) => void): void {
   const raw = new Database(path);
-  raw.exec('DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP INDEX audit_events_chain_link;');
+  raw.exec(
+    'DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP INDEX audit_events_log_link; DROP INDEX audit_events_log_index;',
+  );
   statements(raw);
   raw.close();
 }
 
-function verifyFile(path: string) {
-  const db = openDatabase(path);
+async function verifyFile(path: string, logId = 'org_a') {
+  const db = await openDatabase({ path });
   try {
-    return verifyAuditTrail(db);
+    return await verifyLog(db, logId);
   } finally {
-    closeDatabase(db);
+    await db.close();
   }
 }
+
+/** `WHERE` of org_a's event at a log index. */
+const A = (index: number) => `log_id = 'org_a' AND log_index = ${index}`;
 
 describe('the canonical form that is hashed', () => {
   it('sorts object keys by code unit at every depth, whatever the insertion order or locale', () => {
@@ -111,149 +119,199 @@ describe('the canonical form that is hashed', () => {
     expect(eventHash(previous, reversed)).toBe(eventHash(previous, event));
   });
 
-  it('stores times in one ISO-8601 UTC format with milliseconds, and details exactly as hashed', () => {
-    const { path, rows } = chainFile();
+  it('stores times in one ISO-8601 UTC format with milliseconds, and details exactly as hashed', async () => {
+    const { path, rows } = await chainFile();
     for (const row of rows) expect(row.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const raw = new Database(path, { readonly: true });
-    const stored = raw.prepare('SELECT details FROM audit_events WHERE seq = 5').get() as { details: string };
+    const stored = raw.prepare('SELECT details FROM audit_events WHERE id = ?').get(rows[4]!.id) as { details: string };
     raw.close();
     // Keys in canonical order already, so the stored text is the hashed text.
     expect(stored.details).toBe(canonicalJson(JSON.parse(stored.details)));
     expect(JSON.parse(stored.details)).toEqual(EVENTS[4]!.details);
-    expect(verifyFile(path)).toEqual({ valid: true, eventsChecked: 12, firstInvalidEventId: null, problem: null });
+    expect(await verifyFile(path)).toEqual({ valid: true, eventsChecked: 11, firstInvalidEventId: null, problem: null });
+    expect(await verifyFile(path, 'org_b')).toEqual({ valid: true, eventsChecked: 1, firstInvalidEventId: null, problem: null });
   });
 });
 
 describe('append-only', () => {
-  it('refuses UPDATE and DELETE on audit_events in SQLite itself', () => {
-    const { path } = chainFile();
+  it('refuses UPDATE and DELETE on audit_events and on the stored Merkle nodes, in SQLite itself', async () => {
+    const { path } = await chainFile();
     const raw = new Database(path);
     try {
-      expect(() => raw.prepare("UPDATE audit_events SET outcome = 'DELETED' WHERE seq = 3").run()).toThrow(/append-only: UPDATE is not allowed/);
-      expect(() => raw.prepare('DELETE FROM audit_events WHERE seq = 3').run()).toThrow(/append-only: DELETE is not allowed/);
+      expect(() => raw.prepare(`UPDATE audit_events SET outcome = 'DELETED' WHERE ${A(2)}`).run()).toThrow(/append-only: UPDATE is not allowed/);
+      expect(() => raw.prepare(`DELETE FROM audit_events WHERE ${A(2)}`).run()).toThrow(/append-only: DELETE is not allowed/);
       expect(() => raw.prepare('DELETE FROM audit_events').run()).toThrow(/append-only/);
+      expect(() => raw.prepare("UPDATE audit_tree_nodes SET hash = 'x'").run()).toThrow(/append-only: UPDATE is not allowed/);
+      expect(() => raw.prepare('DELETE FROM audit_tree_nodes').run()).toThrow(/append-only: DELETE is not allowed/);
       expect(raw.prepare('SELECT count(*) AS n FROM audit_events').get()).toEqual({ n: 12 });
     } finally {
       raw.close();
     }
   });
 
-  it('refuses a second event that claims the same predecessor: the chain cannot fork', () => {
-    const { path, rows } = chainFile();
+  it('refuses a second event that claims the same predecessor or index in a log: a log cannot fork', async () => {
+    const { path, a } = await chainFile();
     const raw = new Database(path);
     try {
       const fork = raw.prepare(
-        "INSERT INTO audit_events (id, at, actor, action, outcome, previous_hash, hash) VALUES (?, '2026-03-02T15:00:00.000Z', 'x', 'x', 'DELETED', ?, ?)",
+        "INSERT INTO audit_events (log_id, log_index, id, at, actor, action, outcome, previous_hash, hash) VALUES ('org_a', ?, ?, '2026-03-02T15:00:00.000Z', 'x', 'x', 'DELETED', ?, ?)",
       );
-      expect(() => fork.run('evt_fork', rows[4]!.hash, 'f'.repeat(64))).toThrow(/UNIQUE constraint failed/);
-      expect(() => fork.run('evt_genesis2', null, 'f'.repeat(64))).toThrow(/UNIQUE constraint failed/);
+      expect(() => fork.run(99, 'evt_fork', a[4]!.hash, 'f'.repeat(64))).toThrow(/UNIQUE constraint failed/);
+      expect(() => fork.run(98, 'evt_genesis2', null, 'f'.repeat(64))).toThrow(/UNIQUE constraint failed/);
+      expect(() => fork.run(5, 'evt_same_index', 'e'.repeat(64), 'f'.repeat(64))).toThrow(/UNIQUE constraint failed/);
+      // Another organisation's log has a genesis of its own.
+      expect(raw.prepare("SELECT count(*) AS n FROM audit_events WHERE previous_hash IS NULL").get()).toEqual({ n: 2 });
     } finally {
       raw.close();
     }
   });
 });
 
-describe('tampering with the database file', () => {
-  it('detects an edited field at that event', () => {
-    const { path, rows } = chainFile();
-    tamper(path, (raw) => raw.prepare("UPDATE audit_events SET outcome = 'DELETED' WHERE seq = 4").run());
-    expect(verifyFile(path)).toMatchObject({ valid: false, eventsChecked: 4, firstInvalidEventId: rows[3]!.id, problem: expect.stringContaining('changed') });
+describe('logs of different organisations', () => {
+  it('number each log from 0 and chain it on its own', async () => {
+    const { rows } = await chainFile();
+    const b = rows.filter((row) => row.organizationId === 'org_b');
+    expect(b.map((row) => [row.logId, row.logIndex, row.previousHash])).toEqual([['org_b', 0, null]]);
+    const a = rows.filter((row) => row.organizationId === 'org_a');
+    expect(a.map((row) => row.logIndex)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    for (let i = 1; i < a.length; i += 1) expect(a[i]!.previousHash).toBe(a[i - 1]!.hash);
   });
 
-  it('detects edited details, and an edit whose own hash was recomputed, at the first event that no longer links', () => {
-    const edited = chainFile();
-    tamper(edited.path, (raw) => raw.prepare(`UPDATE audit_events SET details = '{"userId":"mallory"}' WHERE seq = 6`).run());
-    expect(verifyFile(edited.path)).toMatchObject({ valid: false, firstInvalidEventId: edited.rows[5]!.id });
+  it("stays valid when another organisation's log was tampered with", async () => {
+    const { path } = await chainFile();
+    tamper(path, (raw) => raw.prepare(`UPDATE audit_events SET outcome = 'DELETED' WHERE ${A(2)}`).run());
+    expect(await verifyFile(path, 'org_b')).toMatchObject({ valid: true, eventsChecked: 1 });
+    expect(await verifyFile(path, 'org_a')).toMatchObject({ valid: false });
+  });
+});
 
-    const rehashed = chainFile();
+describe('tampering with the database file', () => {
+  it('detects an edited field at that event', async () => {
+    const { path, a } = await chainFile();
+    tamper(path, (raw) => raw.prepare(`UPDATE audit_events SET outcome = 'DELETED' WHERE ${A(2)}`).run());
+    expect(await verifyFile(path)).toMatchObject({ valid: false, eventsChecked: 3, firstInvalidEventId: a[2]!.id, problem: expect.stringContaining('changed') });
+  });
+
+  it('detects edited details, and an edit whose own hash was recomputed, at the first event that no longer links', async () => {
+    const edited = await chainFile();
+    tamper(edited.path, (raw) => raw.prepare(`UPDATE audit_events SET details = '{"userId":"mallory"}' WHERE ${A(5)}`).run());
+    expect(await verifyFile(edited.path)).toMatchObject({ valid: false, firstInvalidEventId: edited.a[5]!.id });
+
+    const rehashed = await chainFile();
     tamper(rehashed.path, (raw) => {
-      const row = rehashed.rows[5]!;
+      const row = rehashed.a[5]!;
       const forged = { ...row, actor: 'user:mallory key:key_9' };
-      raw.prepare('UPDATE audit_events SET actor = ?, hash = ? WHERE seq = 6').run(forged.actor, eventHash(row.previousHash, forged));
+      raw.prepare(`UPDATE audit_events SET actor = ?, hash = ? WHERE ${A(5)}`).run(forged.actor, eventHash(row.previousHash, forged));
     });
     // The forged event is self-consistent, but the next one was chained to the original hash.
-    expect(verifyFile(rehashed.path)).toMatchObject({ valid: false, eventsChecked: 7, firstInvalidEventId: rehashed.rows[6]!.id, problem: expect.stringContaining('previousHash') });
+    expect(await verifyFile(rehashed.path)).toMatchObject({ valid: false, eventsChecked: 7, firstInvalidEventId: rehashed.a[6]!.id, problem: expect.stringContaining('previousHash') });
   });
 
-  it('detects details that are not JSON any more at that event', () => {
-    const { path, rows } = chainFile();
-    tamper(path, (raw) => raw.prepare("UPDATE audit_events SET details = '{not json' WHERE seq = 2").run());
-    expect(verifyFile(path)).toMatchObject({ valid: false, firstInvalidEventId: rows[1]!.id, problem: expect.stringContaining('not JSON') });
+  it('detects details that are not JSON any more at that event', async () => {
+    const { path, a } = await chainFile();
+    tamper(path, (raw) => raw.prepare(`UPDATE audit_events SET details = '{not json' WHERE ${A(1)}`).run());
+    expect(await verifyFile(path)).toMatchObject({ valid: false, firstInvalidEventId: a[1]!.id, problem: expect.stringContaining('not JSON') });
   });
 
-  it('detects a deleted event at the event after it', () => {
-    const { path, rows } = chainFile();
-    tamper(path, (raw) => raw.prepare('DELETE FROM audit_events WHERE seq = 5').run());
-    expect(verifyFile(path)).toMatchObject({ valid: false, eventsChecked: 5, firstInvalidEventId: rows[5]!.id, problem: expect.stringContaining('removed') });
+  it('detects a deleted event at the event after it', async () => {
+    const { path, a } = await chainFile();
+    tamper(path, (raw) => raw.prepare(`DELETE FROM audit_events WHERE ${A(4)}`).run());
+    expect(await verifyFile(path)).toMatchObject({ valid: false, eventsChecked: 5, firstInvalidEventId: a[5]!.id, problem: expect.stringContaining('index 4 is missing') });
   });
 
-  it('detects the newest events deleted, which leave a chain that still links', () => {
-    const { path, rows } = chainFile();
-    tamper(path, (raw) => raw.prepare('DELETE FROM audit_events WHERE seq >= 11').run());
-    const result = verifyFile(path);
-    expect(result).toMatchObject({ valid: false, eventsChecked: 10, firstInvalidEventId: null });
-    expect(result.problem).toContain(`after event ${rows[9]!.id} (seq 10), but events up to seq 12 were written`);
+  it('detects the newest events deleted, which leave a log that still links, against its head', async () => {
+    const { path } = await chainFile();
+    tamper(path, (raw) => raw.prepare("DELETE FROM audit_events WHERE log_id = 'org_a' AND log_index >= 9").run());
+    const result = await verifyFile(path);
+    expect(result).toMatchObject({ valid: false, eventsChecked: 9, firstInvalidEventId: null });
+    expect(result.problem).toContain('removed from the end of the log: it ends at index 8, but its head records 11 events');
   });
 
-  it('still walks the whole trail when the sequence was reset by hand', () => {
-    const { path, rows } = chainFile();
-    tamper(path, (raw) => {
-      raw.prepare("UPDATE audit_events SET outcome = 'NOT_FOUND' WHERE seq = 12").run();
-      raw.prepare("DELETE FROM sqlite_sequence WHERE name = 'audit_events'").run();
+  it("detects a head that no longer matches its log, and a log whose head was removed", async () => {
+    const moved = await chainFile();
+    tamper(moved.path, (raw) => raw.prepare("UPDATE audit_logs SET head_hash = ? WHERE log_id = 'org_a'").run('0'.repeat(64)));
+    expect(await verifyFile(moved.path)).toMatchObject({ valid: false, problem: expect.stringContaining("head does not match") });
+
+    const removed = await chainFile();
+    tamper(removed.path, (raw) => raw.prepare("DELETE FROM audit_logs WHERE log_id = 'org_a'").run());
+    const db = await openDatabase({ path: removed.path });
+    try {
+      const results = await verifyAllLogs(db);
+      expect(results.get('org_a')).toMatchObject({ valid: false, problem: expect.stringContaining('head was removed') });
+      expect(results.get('org_b')).toMatchObject({ valid: true });
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('detects a changed or removed Merkle node stored with the log', async () => {
+    const changed = await chainFile();
+    tamper(changed.path, (raw) => {
+      raw.exec('DROP TRIGGER audit_tree_nodes_no_update; DROP TRIGGER audit_tree_nodes_no_delete;');
+      raw.prepare("UPDATE audit_tree_nodes SET hash = ? WHERE log_id = 'org_a' AND level = 2 AND node_index = 1").run('0'.repeat(64));
     });
-    expect(verifyFile(path)).toMatchObject({ valid: false, eventsChecked: 12, firstInvalidEventId: rows[11]!.id });
+    expect(await verifyFile(changed.path)).toMatchObject({ valid: false, problem: expect.stringContaining('node 2/1 was changed') });
+
+    const removed = await chainFile();
+    tamper(removed.path, (raw) => {
+      raw.exec('DROP TRIGGER audit_tree_nodes_no_update; DROP TRIGGER audit_tree_nodes_no_delete;');
+      raw.prepare("DELETE FROM audit_tree_nodes WHERE log_id = 'org_a' AND level = 1 AND node_index = 0").run();
+    });
+    expect(await verifyFile(removed.path)).toMatchObject({ valid: false, problem: expect.stringContaining('node 1/0 is missing') });
   });
 
-  it('detects an inserted event: a forged hash at the event, a well-forged one at the event after it', () => {
-    const appended = chainFile();
+  it('detects an inserted event: one past the head, and a well-forged one in the middle at the event after it', async () => {
+    const appended = await chainFile();
     tamper(appended.path, (raw) =>
       raw
-        .prepare("INSERT INTO audit_events (id, at, actor, action, outcome, previous_hash, hash) VALUES ('evt_forged', '2026-03-02T15:00:00.000Z', 'system:worker', 'upstream.delete', 'UPSTREAM_DELETED', ?, ?)")
-        .run(appended.rows[11]!.hash, 'f'.repeat(64)),
+        .prepare(
+          "INSERT INTO audit_events (log_id, log_index, id, at, actor, action, outcome, previous_hash, hash) VALUES ('org_a', 11, 'evt_forged', '2026-03-02T15:00:00.000Z', 'system:worker', 'upstream.delete', 'UPSTREAM_DELETED', ?, ?)",
+        )
+        .run(appended.a[10]!.hash, 'f'.repeat(64)),
     );
-    expect(verifyFile(appended.path)).toMatchObject({ valid: false, eventsChecked: 13, firstInvalidEventId: 'evt_forged' });
+    expect(await verifyFile(appended.path)).toMatchObject({ valid: false, firstInvalidEventId: 'evt_forged', problem: expect.stringContaining("past the log's head") });
 
-    const inserted = chainFile();
+    const inserted = await chainFile();
     tamper(inserted.path, (raw) => {
-      // Make room after seq 6 (two steps, so no two rows ever share a seq), then insert a row that
-      // links to event 6 with a correct hash of its own.
-      raw.prepare('UPDATE audit_events SET seq = -seq WHERE seq > 6').run();
-      raw.prepare('UPDATE audit_events SET seq = 1 - seq WHERE seq < 0').run();
-      const forged = { ...inserted.rows[6]!, id: 'evt_forged', seq: 7, outcome: 'UPSTREAM_DELETED' };
+      // Make room after index 5 (two steps, so no two rows ever share an index), then insert a row
+      // that links to event 5 with a correct hash of its own.
+      raw.prepare("UPDATE audit_events SET log_index = -log_index WHERE log_id = 'org_a' AND log_index > 5").run();
+      raw.prepare("UPDATE audit_events SET log_index = 1 - log_index WHERE log_id = 'org_a' AND log_index < 0").run();
+      const forged = { ...inserted.a[6]!, id: 'evt_forged', outcome: 'UPSTREAM_DELETED' };
       raw
         .prepare(
-          `INSERT INTO audit_events (seq, id, at, actor, organization_id, action, resource_kind, resource_id, provider, outcome, request_id, trace_id, upstream_http_status, details, previous_hash, hash)
-           VALUES (@seq, @id, @at, @actor, @organizationId, @action, @resourceKind, @resourceId, @provider, @outcome, @requestId, @traceId, @upstreamHttpStatus, @details, @previousHash, @hash)`,
+          `INSERT INTO audit_events (log_id, log_index, id, at, actor, organization_id, action, resource_kind, resource_id, provider, outcome, request_id, trace_id, upstream_http_status, details, previous_hash, hash)
+           VALUES ('org_a', 6, @id, @at, @actor, @organizationId, @action, @resourceKind, @resourceId, @provider, @outcome, @requestId, @traceId, @upstreamHttpStatus, @details, @previousHash, @hash)`,
         )
-        .run({ ...forged, details: JSON.stringify(forged.details), previousHash: inserted.rows[5]!.hash, hash: eventHash(inserted.rows[5]!.hash, forged) });
+        .run({ ...forged, seq: undefined, logId: undefined, logIndex: undefined, details: JSON.stringify(forged.details), previousHash: inserted.a[5]!.hash, hash: eventHash(inserted.a[5]!.hash, forged) });
     });
-    expect(verifyFile(inserted.path)).toMatchObject({ valid: false, eventsChecked: 8, firstInvalidEventId: inserted.rows[6]!.id, problem: expect.stringContaining('previousHash') });
+    expect(await verifyFile(inserted.path)).toMatchObject({ valid: false, eventsChecked: 8, firstInvalidEventId: inserted.a[6]!.id, problem: expect.stringContaining('previousHash') });
   });
 
-  it('detects two events swapped (their seq exchanged) at the first one out of place', () => {
-    const far = chainFile();
+  it('detects two events swapped (their indexes exchanged) at the first one out of place', async () => {
+    const far = await chainFile();
     tamper(far.path, (raw) => {
-      raw.prepare('UPDATE audit_events SET seq = -3 WHERE seq = 3').run();
-      raw.prepare('UPDATE audit_events SET seq = 3 WHERE seq = 9').run();
-      raw.prepare('UPDATE audit_events SET seq = 9 WHERE seq = -3').run();
+      raw.prepare(`UPDATE audit_events SET log_index = -2 WHERE ${A(2)}`).run();
+      raw.prepare(`UPDATE audit_events SET log_index = 2 WHERE ${A(8)}`).run();
+      raw.prepare("UPDATE audit_events SET log_index = 8 WHERE log_id = 'org_a' AND log_index = -2").run();
     });
-    expect(verifyFile(far.path)).toMatchObject({ valid: false, eventsChecked: 3, firstInvalidEventId: far.rows[8]!.id });
+    expect(await verifyFile(far.path)).toMatchObject({ valid: false, eventsChecked: 3, firstInvalidEventId: far.a[8]!.id });
 
-    const adjacent = chainFile();
+    const adjacent = await chainFile();
     tamper(adjacent.path, (raw) => {
-      raw.prepare('UPDATE audit_events SET seq = -5 WHERE seq = 5').run();
-      raw.prepare('UPDATE audit_events SET seq = 5 WHERE seq = 6').run();
-      raw.prepare('UPDATE audit_events SET seq = 6 WHERE seq = -5').run();
+      raw.prepare(`UPDATE audit_events SET log_index = -4 WHERE ${A(4)}`).run();
+      raw.prepare(`UPDATE audit_events SET log_index = 4 WHERE ${A(5)}`).run();
+      raw.prepare("UPDATE audit_events SET log_index = 5 WHERE log_id = 'org_a' AND log_index = -4").run();
     });
-    expect(verifyFile(adjacent.path)).toMatchObject({ valid: false, eventsChecked: 5, firstInvalidEventId: adjacent.rows[5]!.id });
+    expect(await verifyFile(adjacent.path)).toMatchObject({ valid: false, eventsChecked: 5, firstInvalidEventId: adjacent.a[5]!.id });
   });
 
   it('finds a change past the first chunk of rows, and the background walk agrees with the direct one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'audit-chain-'));
     dirs.push(dir);
     const path = join(dir, 'gateway.db');
-    const db: Db = openDatabase(path);
-    // Appended as the gateway appends, in one transaction; the clock and ids follow the row number.
+    const db = await openDatabase({ path });
+    // Appended as the gateway appends; the clock and ids follow the row number.
     const ids: string[] = [];
     let row = 0;
     const runtime = {
@@ -261,19 +319,24 @@ describe('tampering with the database file', () => {
       newId: () => `evt_${row + 1}`,
       random: () => 0.5,
     };
-    db.$client.transaction(() => {
-      for (row = 0; row < 10_050; row += 1) ids.push(appendAuditEvent(db, runtime, EVENTS[row % EVENTS.length]!).id);
-    })();
-    expect(await verifyAuditTrailInBackground(db)).toEqual({ valid: true, eventsChecked: 10_050, firstInvalidEventId: null, problem: null });
-    closeDatabase(db);
-    tamper(path, (raw) => raw.prepare("UPDATE audit_events SET resource_id = 'other' WHERE seq = 10020").run());
-    const reopened = openDatabase(path);
+    const appends: Promise<AuditEventRow>[] = [];
+    for (row = 0; row < 10_050; row += 1) {
+      const input = { ...EVENTS[row % EVENTS.length]!, organizationId: 'org_a' };
+      const id = runtime.newId();
+      ids.push(id);
+      appends.push(db.write(() => appendEvent({ ...runtime, newId: () => id }, input)));
+    }
+    await Promise.all(appends);
+    expect(await verifyLogInBackground(db, 'org_a')).toEqual({ valid: true, eventsChecked: 10_050, firstInvalidEventId: null, problem: null });
+    await db.close();
+    tamper(path, (raw) => raw.prepare(`UPDATE audit_events SET resource_id = 'other' WHERE ${A(10_019)}`).run());
+    const reopened = await openDatabase({ path });
     try {
       const expected = { valid: false, eventsChecked: 10_020, firstInvalidEventId: ids[10_019] };
-      expect(verifyAuditTrail(reopened)).toMatchObject(expected);
-      expect(await verifyAuditTrailInBackground(reopened)).toMatchObject(expected);
+      expect(await verifyLog(reopened, 'org_a')).toMatchObject(expected);
+      expect(await verifyLogInBackground(reopened, 'org_a')).toMatchObject(expected);
     } finally {
-      closeDatabase(reopened);
+      await reopened.close();
     }
   });
 });

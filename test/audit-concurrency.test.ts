@@ -1,14 +1,15 @@
-// The chain stays linear under load: concurrent delete requests through the gateway while a second
-// process (as `gateway worker` would be) appends events to the same database file in its own
-// BEGIN IMMEDIATE transactions. Afterwards no two events claim the same predecessor and the whole
-// chain verifies. Also prints the append rate of the request workload.
+// Each organisation's log stays one line under load: concurrent delete requests through the gateway
+// while a second process (as `gateway worker` would be) appends events to the same database, to the
+// same organisation's log and to another's, in transactions of its own. Afterwards every log is
+// numbered without a gap, no two events of a log claim the same predecessor, and every log
+// verifies. Runs on SQLite and, with TEST_BACKEND=postgres, on PostgreSQL. Prints the append rate.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { verifyAuditTrail } from '../src/audit/verify.ts';
-import { ORG, startTestGateway, type TestGateway } from './support/harness.ts';
+import { verifyEveryLog } from './support/database.ts';
+import { ORG, OTHER_ORG, startTestGateway, type TestGateway } from './support/harness.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const REQUESTS = 240;
@@ -17,11 +18,12 @@ const CONCURRENCY = 16;
 // The second process: appends UPSTREAM_RETRY_SCHEDULED events as the worker does, one transaction
 // each, with a pause between, until told to stop; then reports how many it wrote.
 const APPENDER = `
-import { appendAuditEvent } from ${JSON.stringify(`${ROOT}/src/audit/append.ts`)};
-import { openDatabase, immediate, closeDatabase } from ${JSON.stringify(`${ROOT}/src/db/open.ts`)};
+import { appendEvent } from ${JSON.stringify(`${ROOT}/src/audit/append.ts`)};
+import { openDatabase } from ${JSON.stringify(`${ROOT}/src/db/open.ts`)};
+import { loadConfig } from ${JSON.stringify(`${ROOT}/src/config.ts`)};
 import { systemRuntime } from ${JSON.stringify(`${ROOT}/src/runtime.ts`)};
 import { createInterface } from 'node:readline';
-const db = openDatabase(process.env.DATABASE_PATH);
+const db = await openDatabase(loadConfig(process.env).database);
 let stop = false;
 const lines = createInterface({ input: process.stdin });
 const go = new Promise((resolve) => lines.on('line', (line) => { if (line === 'go') resolve(); if (line === 'stop') stop = true; }));
@@ -29,15 +31,16 @@ console.log('ready');
 await go;
 let written = 0;
 while (!stop) {
-  immediate(db, () => appendAuditEvent(db, systemRuntime, {
-    actor: 'system:worker', organizationId: ${JSON.stringify(ORG)}, action: 'upstream.delete', resourceKind: 'TRANSCRIPTION',
+  await db.write(() => appendEvent(systemRuntime, {
+    actor: 'system:worker', organizationId: written % 3 === 2 ? ${JSON.stringify(OTHER_ORG)} : ${JSON.stringify(ORG)},
+    action: 'upstream.delete', resourceKind: 'TRANSCRIPTION',
     resourceId: 'trans_elsewhere_' + written, provider: 'AITRONOS_AUDIO', outcome: 'UPSTREAM_RETRY_SCHEDULED',
     upstreamHttpStatus: 503, details: { attempt: 2, reason: 'PROVIDER_UNAVAILABLE', process: 'appender' },
   }));
   written += 1;
   await new Promise((resolve) => setTimeout(resolve, 2));
 }
-closeDatabase(db);
+await db.close();
 console.log('written ' + written);
 lines.close();
 `;
@@ -51,14 +54,14 @@ afterAll(async () => {
   await t?.close();
 });
 
-it('keeps one linear chain with concurrent requests and a second process appending', async () => {
+it("keeps each organisation's log one line with concurrent requests and a second process appending", async () => {
   const ids = Array.from({ length: REQUESTS }, (_, i) => `trans_load_${i}`);
-  t.register(ids.map((id) => ({ kind: 'TRANSCRIPTION', id, provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }) as const));
-  const before = count();
+  await t.register(ids.map((id) => ({ kind: 'TRANSCRIPTION', id, provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }) as const));
+  const before = await count();
 
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', APPENDER], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', DATABASE_PATH: t.dbPath },
+    env: { PATH: process.env.PATH ?? '', ...t.database.env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const output = createInterface({ input: child.stdout });
@@ -97,20 +100,36 @@ it('keeps one linear chain with concurrent requests and a second process appendi
 
   expect(answers).toEqual(Array(REQUESTS).fill('deleted'));
   expect(written).toBeGreaterThan(0);
-  const db = t.gateway.db.$client;
-  const requestEvents = db.prepare("SELECT count(*) AS n FROM audit_events WHERE resource_id LIKE 'trans_load_%'").get() as { n: number };
-  expect(requestEvents.n).toBe(2 * REQUESTS);
-  expect(count()).toBe(before + 2 * REQUESTS + written);
+  const [requestEvents] = await t.sql<{ n: number }>("SELECT count(*) AS n FROM audit_events WHERE resource_id LIKE 'trans_load_%'");
+  expect(Number(requestEvents!.n)).toBe(2 * REQUESTS);
+  expect(await count()).toBe(before + 2 * REQUESTS + written);
 
   // The two writers really interleaved: some of the other process's events sit between the requests'.
-  const span = db.prepare("SELECT min(seq) AS first, max(seq) AS last FROM audit_events WHERE resource_id LIKE 'trans_load_%'").get() as { first: number; last: number };
-  const between = db.prepare("SELECT count(*) AS n FROM audit_events WHERE resource_id LIKE 'trans_elsewhere_%' AND seq > ? AND seq < ?").get(span.first, span.last) as { n: number };
-  expect(between.n).toBeGreaterThan(0);
+  const [span] = await t.sql<{ first: number; last: number }>(
+    "SELECT min(seq) AS first, max(seq) AS last FROM audit_events WHERE resource_id LIKE 'trans_load_%'",
+  );
+  const [between] = await t.sql<{ n: number }>("SELECT count(*) AS n FROM audit_events WHERE resource_id LIKE 'trans_elsewhere_%' AND seq > ? AND seq < ?", [
+    span!.first,
+    span!.last,
+  ]);
+  expect(Number(between!.n)).toBeGreaterThan(0);
 
-  // Linear: every event but the first names a distinct predecessor, and the whole chain verifies.
-  expect(db.prepare('SELECT previous_hash, count(*) AS n FROM audit_events GROUP BY previous_hash HAVING n > 1').all()).toEqual([]);
-  expect(db.prepare('SELECT count(*) AS n FROM audit_events WHERE previous_hash IS NULL').get()).toEqual({ n: 1 });
-  expect(verifyAuditTrail(t.gateway.db)).toEqual({ valid: true, eventsChecked: count(), firstInvalidEventId: null, problem: null });
+  // One line per log: indexes 0 … n-1 with no gap, one genesis, every event a distinct predecessor.
+  const logs = await t.sql<{ logId: string; n: number; first: number; last: number; genesis: number; links: number }>(
+    `SELECT log_id AS "logId", count(*) AS n, min(log_index) AS first, max(log_index) AS last,
+       sum(CASE WHEN previous_hash IS NULL THEN 1 ELSE 0 END) AS genesis, count(DISTINCT previous_hash) AS links
+     FROM audit_events GROUP BY log_id ORDER BY log_id`,
+  );
+  expect(logs.map((log) => log.logId)).toEqual([ORG, OTHER_ORG]);
+  for (const log of logs) {
+    expect({ first: Number(log.first), last: Number(log.last), genesis: Number(log.genesis), links: Number(log.links) }).toEqual({
+      first: 0,
+      last: Number(log.n) - 1,
+      genesis: 1,
+      links: Number(log.n) - 1,
+    });
+  }
+  expect(await verifyEveryLog(t.gateway.db)).toEqual({ valid: true, eventsChecked: await count(), problems: [] });
 
   const perSecond = Math.round((2 * REQUESTS) / (elapsedMs / 1000));
   console.log(
@@ -119,6 +138,7 @@ it('keeps one linear chain with concurrent requests and a second process appendi
   );
 });
 
-function count(): number {
-  return (t.gateway.db.$client.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number }).n;
+async function count(): Promise<number> {
+  const [row] = await t.sql<{ n: number }>('SELECT count(*) AS n FROM audit_events');
+  return Number(row!.n);
 }

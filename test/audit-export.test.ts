@@ -1,15 +1,15 @@
 // `gateway audit verify` and `gateway audit export` as an operator runs them (child processes), and
-// scripts/verify-audit-export.mjs, which recomputes the chain from an export with nothing of ours:
-// both agree on an intact trail and name the same event once the database file was tampered with.
+// scripts/verify-audit-export.mjs, which recomputes every organisation's log from an export with
+// nothing of ours: both agree on intact logs and name the same event once the file was tampered with.
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAuditEvent, type AuditInput } from '../src/audit/append.ts';
-import { closeDatabase, immediate, openDatabase } from '../src/db/open.ts';
-import type { AuditEventRow } from '../src/db/schema.ts';
+import { appendEvent, type AuditInput } from '../src/audit/append.ts';
+import type { AuditEventRow } from '../src/audit/event.ts';
+import { openDatabase } from '../src/db/open.ts';
 import type { Runtime } from '../src/runtime.ts';
 import { REPO_ROOT, runGateway, type CliResult } from './support/cli.ts';
 
@@ -51,7 +51,7 @@ const lines = (text: string) => text.split('\n').filter((line) => line.length > 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'audit-export-'));
   dbPath = join(dir, 'gateway.db');
-  const db = openDatabase(dbPath);
+  const db = await openDatabase({ path: dbPath });
   let tick = 0;
   let ids = 0;
   const runtime: Runtime = {
@@ -59,8 +59,9 @@ beforeAll(async () => {
     newId: (prefix) => `${prefix}_${String(++ids).padStart(3, '0')}`,
     random: () => 0.5,
   };
-  rows = Array.from({ length: 24 }, (_, i) => immediate(db, () => appendAuditEvent(db, runtime, event(i))));
-  closeDatabase(db);
+  rows = [];
+  for (let i = 0; i < 24; i += 1) rows.push(await db.write(() => appendEvent(runtime, event(i))));
+  await db.close();
   const [run, verify] = await Promise.all([runGateway(['audit', 'export'], env()), runGateway(['audit', 'verify'], env())]);
   expect(run.code, run.stderr).toBe(0);
   exported = run.stdout;
@@ -71,23 +72,36 @@ afterAll(() => {
 });
 
 describe('an intact trail', () => {
-  it('verifies with the CLI and with the standalone script from its export', () => {
+  it('verifies with the CLI and with the standalone script from its export, log by log', () => {
     expect(verified.code).toBe(0);
-    expect(verified.stdout).toContain('audit trail intact: 24 events checked');
+    expect(verified.stdout).toContain('audit trail intact: 2 logs, 24 events checked');
 
     const events = lines(exported).map((line) => JSON.parse(line));
     expect(events.map((e) => e.id)).toEqual(rows.map((r) => r.id));
     expect(Object.keys(events[0])).toEqual([
-      'id', 'at', 'actor', 'organizationId', 'action', 'resourceKind', 'resourceId', 'provider', 'outcome',
+      'logIndex', 'id', 'at', 'actor', 'organizationId', 'action', 'resourceKind', 'resourceId', 'provider', 'outcome',
       'requestId', 'traceId', 'upstreamHttpStatus', 'details', 'previousHash', 'hash',
     ]);
     const recomputed = script(exported);
     expect(recomputed.code).toBe(0);
-    expect(recomputed.stdout).toContain('intact 24 events');
-    expect(recomputed.stdout).toContain('a whole chain');
+    expect(recomputed.stdout).toContain('intact 24 events in 2 log(s)');
+    expect(recomputed.stdout).toContain('org_a: 16 events, index 0 to 15, from the start of the log');
+    expect(recomputed.stdout).toContain('org_b: 8 events, index 0 to 7, from the start of the log');
+    expect(recomputed.stdout).toContain('whole logs');
   });
 
-  it('exports one organisation since a time; the script proves each event and reports the gaps', async () => {
+  it("exports one organisation's log, which the script proves whole, with nothing of the other's", async () => {
+    const run = await runGateway(['audit', 'export', '--org', 'org_b'], env());
+    expect(run.code, run.stderr).toBe(0);
+    const events = lines(run.stdout).map((line) => JSON.parse(line));
+    expect(events.map((e) => e.id)).toEqual(rows.filter((r) => r.organizationId === 'org_b').map((r) => r.id));
+    const recomputed = script(run.stdout);
+    expect(recomputed.code, recomputed.stdout).toBe(0);
+    expect(recomputed.stdout).toContain('intact 8 events in 1 log(s)');
+    expect(recomputed.stdout).not.toContain('org_a');
+  });
+
+  it('exports since a time; the script proves each log from where the export starts it, with --partial', async () => {
     const since = rows[6]!.at;
     const run = await runGateway(['audit', 'export', '--org', 'org_b', '--since', since], env());
     expect(run.code, run.stderr).toBe(0);
@@ -95,17 +109,16 @@ describe('an intact trail', () => {
     const expected = rows.filter((r) => r.organizationId === 'org_b' && r.at >= since);
     expect(events.map((e) => e.id)).toEqual(expected.map((r) => r.id));
 
-    // Not a whole chain: without --partial that is a failure, at the first event...
+    // Not the start of the log: without --partial that is a failure, at the first event...
     const strict = script(run.stdout);
     expect(strict.code).toBe(1);
     expect(strict.stdout).toContain(`BROKEN at event ${expected[0]!.id}`);
     expect(strict.stdout).toContain('--partial');
-    // ...with --partial every event's own hash is checked and the missing links are counted.
+    // ...with --partial every event is checked, and the log must still be contiguous from there.
     const partial = script(run.stdout, '--partial');
     expect(partial.code).toBe(0);
     expect(partial.stdout).toContain(`intact ${expected.length} events`);
-    expect(partial.stdout).toContain(`not contiguous: the first event does not start the trail`);
-    expect(partial.stdout).toContain(`${expected.length - 1} event(s) do not link`);
+    expect(partial.stdout).toContain('the events before are not in this export');
   });
 });
 
@@ -123,7 +136,8 @@ describe('a tampered export', () => {
   it.each([
     ['a changed field', () => edit(4, (e) => (e.actor = 'user:mallory key:key_x')), 4],
     ['changed details', () => edit(9, (e) => { const details = e.details as Record<string, unknown>; details.deleted_upstream = !details.deleted_upstream; }), 9],
-    ['a removed event', () => lines(exported).filter((_, i) => i !== 7).join('\n'), 8],
+    // Line 7 is org_a's; the next of org_a's events is line 9.
+    ['a removed event', () => lines(exported).filter((_, i) => i !== 7).join('\n'), 9],
     ['two events swapped', () => { const all = lines(exported); [all[3], all[12]] = [all[12]!, all[3]!]; return all.join('\n'); }, 12],
   ])('is refused at the right event: %s', (_name, tampered, badIndex) => {
     const result = script(tampered());
@@ -150,13 +164,15 @@ describe('a tampered database file', () => {
     copyFileSync(dbPath, tamperedPath);
     const raw = new Database(tamperedPath);
     raw.exec('DROP TRIGGER audit_events_no_update');
-    raw.prepare(`UPDATE audit_events SET details = '{"userId":"mallory"}' WHERE seq = 11`).run();
+    raw.prepare(`UPDATE audit_events SET details = '{"userId":"mallory"}' WHERE id = ?`).run(rows[10]!.id);
     raw.close();
     const tamperedEnv = { DATABASE_PATH: tamperedPath, LOG_LEVEL: 'silent' };
 
     const [verify, exportRun] = await Promise.all([runGateway(['audit', 'verify'], tamperedEnv), runGateway(['audit', 'export'], tamperedEnv)]);
     expect(verify.code).toBe(1);
-    expect(verify.stdout).toContain(`audit trail BROKEN at event ${rows[10]!.id} (11 events checked)`);
+    // rows[10] is org_a's 8th event (index 7).
+    expect(verify.stdout).toContain(`log org_a: BROKEN at event ${rows[10]!.id} (8 events checked)`);
+    expect(verify.stdout).toContain('audit trail BROKEN: 1 of 2 logs');
     expect(exportRun.code).toBe(0);
     const recomputed = script(exportRun.stdout);
     expect(recomputed.code).toBe(1);

@@ -47,8 +47,8 @@ function registeredOutput(id: string) {
   };
 }
 
-function job(id: string, options: { output?: boolean; ownerId?: string; organizationId?: string } = {}): void {
-  t.register([
+async function job(id: string, options: { output?: boolean; ownerId?: string; organizationId?: string } = {}): Promise<void> {
+  await t.register([
     {
       kind: 'BATCH_JOB',
       id,
@@ -62,7 +62,7 @@ function job(id: string, options: { output?: boolean; ownerId?: string; organiza
 describe('deleteBatchJob', () => {
   it("sends one DELETE with the bearer key and returns Daily's job with exactly the custom-bucket objects", async () => {
     const id = '3ab8faa2-8ba2-4ee6-bd15-003a92c18245';
-    job(id);
+    await job(id);
     const answer = await t.gql(t.keys.member, DELETE_BATCH_JOB, { id });
     const deletion = answer.body.data!.deleteBatchJob;
     expect(deletion).toMatchObject({
@@ -88,7 +88,7 @@ describe('deleteBatchJob', () => {
 
   it("prefers Daily's answer to the catalog's registered output once Daily has answered", async () => {
     const id = 'a1b2c3d4-0000-4000-8000-000000000001';
-    job(id, { output: true });
+    await job(id, { output: true });
     const answer = await t.gql(t.keys.admin, DELETE_BATCH_JOB, { id });
     expect(answer.body.data!.deleteBatchJob.retainedObjects.map((o: { key: string }) => o.key)).toEqual([
       `${CUSTOM_BUCKET}/${id}/transcript/output.txt`,
@@ -98,7 +98,7 @@ describe('deleteBatchJob', () => {
 
   it('replays with alreadyDeleted, the same job and retained objects, and no second provider call', async () => {
     const id = 'a1b2c3d4-0000-4000-8000-000000000002';
-    job(id);
+    await job(id);
     const first = await t.gql(t.keys.member, DELETE_BATCH_JOB, { id });
     const again = await t.gql(t.keys.member2, DELETE_BATCH_JOB, { id });
     const { job: firstJob, retainedObjects, deletedAt } = first.body.data!.deleteBatchJob;
@@ -115,7 +115,7 @@ describe('deleteBatchJob', () => {
 
   it('while PENDING (503): job is null and retainedObjects come from the catalog, custom buckets only', async () => {
     const id = 'a1b2c3d4-0000-4000-8000-000000000003';
-    job(id, { output: true });
+    await job(id, { output: true });
     t.simulators.daily.pushFault({ status: 503, path: jobPath(id) });
     const answer = await t.gql(t.keys.member, DELETE_BATCH_JOB, { id });
     expect(answer.body.data!.deleteBatchJob).toMatchObject({
@@ -132,7 +132,7 @@ describe('deleteBatchJob', () => {
 
   it('while PENDING with no registered output: job null and no retained objects', async () => {
     const id = 'a1b2c3d4-0000-4000-8000-000000000004';
-    job(id);
+    await job(id);
     t.simulators.daily.pushFault({ status: 503, path: jobPath(id) });
     const answer = await t.gql(t.keys.member, DELETE_BATCH_JOB, { id });
     expect(answer.body.data!.deleteBatchJob).toMatchObject({ deletedUpstream: false, job: null, retainedObjects: [] });
@@ -141,8 +141,8 @@ describe('deleteBatchJob', () => {
   it("counts Daily's own 404 (a JSON error) as deleted, but an empty 404 as FAILED UNRECOGNIZED_RESPONSE", async () => {
     const gone = 'a1b2c3d4-0000-4000-8000-000000000005';
     const proxy = 'a1b2c3d4-0000-4000-8000-000000000006';
-    job(gone, { output: true });
-    job(proxy);
+    await job(gone, { output: true });
+    await job(proxy);
     t.simulators.daily.markMissing(jobPath(gone));
     const first = await t.gql(t.keys.member, DELETE_BATCH_JOB, { id: gone });
     expect(first.body.data!.deleteBatchJob).toMatchObject({
@@ -165,8 +165,8 @@ describe('deleteBatchJob', () => {
   it("answers NotFoundError for another organisation's job, PermissionDeniedError for a viewer, and calls nobody", async () => {
     const theirs = 'a1b2c3d4-0000-4000-8000-000000000007';
     const ours = 'a1b2c3d4-0000-4000-8000-000000000008';
-    job(theirs, { organizationId: OTHER_ORG, ownerId: 'oscar' });
-    job(ours);
+    await job(theirs, { organizationId: OTHER_ORG, ownerId: 'oscar' });
+    await job(ours);
     const notFound = await t.gql(t.keys.admin, DELETE_BATCH_JOB, { id: theirs });
     expect(notFound.body.data!.deleteBatchJob).toMatchObject({ __typename: 'NotFoundError', code: 'NOT_FOUND', status: 404 });
     const viewer = await t.gql(t.keys.viewer, DELETE_BATCH_JOB, { id: ours });

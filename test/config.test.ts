@@ -145,7 +145,7 @@ describe('gateway worker', () => {
   it('stays up on its own, delivers a deletion the request could not, and exits 0 on SIGTERM', async () => {
     const t = await startTestGateway();
     try {
-      t.register([{ kind: 'TRANSCRIPTION', id: 'trans_later', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
+      await t.register([{ kind: 'TRANSCRIPTION', id: 'trans_later', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
       t.simulators.aitronos.pushFault({ status: 503, path: '/v1/audio/transcribe/trans_later' });
       const status = async () =>
         (await t.gql(t.keys.member, '{ resource(kind: TRANSCRIPTION, id: "trans_later") { upstream { status attempts } } }')).body.data!.resource.upstream;
@@ -155,7 +155,7 @@ describe('gateway worker', () => {
 
       const { aitronos, scriptix, daily, revai } = t.config;
       const worker = startGatewayProcess(['worker'], {
-        DATABASE_PATH: t.dbPath,
+        ...t.database.env,
         UPSTREAM_TIMEOUT_MS: '1000',
         AITRONOS_BASE_URL: aitronos.baseUrl,
         AITRONOS_API_KEY: aitronos.credential,

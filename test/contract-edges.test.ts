@@ -33,7 +33,7 @@ describe('authentication comes before everything else', () => {
 
 describe('deletion receipts', () => {
   it("gives a document deleted with its session the session's deletion and provider confirmation", async () => {
-    t.register([
+    await t.register([
       { kind: 'SESSION', id: 'sess_receipt', organizationId: ORG, ownerId: 'bob' },
       { kind: 'DOCUMENT', id: 'doc_receipt', sessionId: 'sess_receipt', organizationId: ORG, ownerId: 'bob' },
       { kind: 'COMMENT', id: 'cmt_receipt', sessionId: 'sess_receipt', documentId: 'doc_receipt', organizationId: ORG, ownerId: 'bob' },
@@ -57,7 +57,7 @@ describe('the append-only trail never keeps a secret', () => {
     const pasted = t.keys.admin;
     await t.gql(t.keys.member, 'mutation($id: ID!) { deleteTranscription(transcriptionId: $id) { __typename } }', { id: pasted });
     await t.gql(t.keys.member, 'mutation($id: ID!) { deleteTranscription(transcriptionId: $id) { __typename } }', { id: `Bearer ${pasted}` });
-    const raw = t.gateway.db.$client.prepare('SELECT * FROM audit_events').all() as Record<string, unknown>[];
+    const raw = await t.sql('SELECT * FROM audit_events');
     const text = JSON.stringify(raw);
     expect(text).not.toContain(pasted);
     expect(text).not.toContain(pasted.slice(4));
@@ -67,7 +67,7 @@ describe('the append-only trail never keeps a secret', () => {
 
 describe('Rev AI jobs still in progress', () => {
   it("waits at least as long as Rev AI's Retry-After asks before the next attempt", async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'revslow', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'revslow', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
     t.simulators.revai.setJobState('revslow', 'in_progress');
     t.simulators.revai.pushFault({ latencyMs: 0, retryAfter: '600', path: '/speechtotext/v1/jobs/revslow' });
     const before = Date.now();

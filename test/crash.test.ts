@@ -1,17 +1,15 @@
 // Crash safety, end to end: the real `gateway serve` in a child process, killed under load, restarted.
 // Whatever the API accepted must reach the provider exactly once, and the audit trail must prove it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { createKey } from '../src/auth/keys.ts';
 import { registerResources, type ResourceInputValue } from '../src/catalog/register.ts';
-import { closeDatabase, openDatabase, type Db } from '../src/db/open.ts';
-import { auditEvents, resources, upstreamDeletions } from '../src/db/schema.ts';
+import { openDatabase, type Database } from '../src/db/open.ts';
+import { all } from '../src/db/sql.ts';
+import { OUTBOX_COLUMNS, decodeOutbox } from '../src/outbox/row.ts';
 import { systemRuntime } from '../src/runtime.ts';
 import { startSimulators, type Simulators } from '../src/simulators/launcher.ts';
 import { childEnv, killLeftovers, runCli, startChildGateway, startChildWorker, until, type ChildGateway } from './support/child.ts';
+import { createTestDatabase, query, type TestDatabase } from './support/database.ts';
 import { CUSTOM_BUCKET, ORG, TEST_CREDENTIALS } from './support/harness.ts';
 
 const CONCURRENCY = 16;
@@ -92,12 +90,11 @@ function load(gateway: ChildGateway, apiKey: string, queue: Target[], ledger: Le
 }
 
 let simulators: Simulators;
-let dir: string;
-let dbPath: string;
-let db: Db;
+let database: TestDatabase;
+let db: Database;
 let apiKey: string;
 
-function targetsFor(prefix: string): Target[] {
+async function targetsFor(prefix: string): Promise<Target[]> {
   const targets: Target[] = [];
   const inputs: ResourceInputValue[] = [];
   for (let i = 0; i < PER_KIND; i += 1) {
@@ -114,20 +111,21 @@ function targetsFor(prefix: string): Target[] {
     }
   }
   for (let i = 0; i < inputs.length; i += 1000) {
-    const result = registerResources(db, systemRuntime, { operator: true }, { traceId: 'crash-test', now: new Date() }, inputs.slice(i, i + 1000));
+    const result = await registerResources(db, systemRuntime, { operator: true }, { traceId: 'crash-test', now: new Date() }, inputs.slice(i, i + 1000));
     if ('__typename' in result) throw new Error(result.message);
   }
   return targets;
 }
 
-function pendingCount(): number {
-  return db.select({ n: sql<number>`count(*)` }).from(upstreamDeletions).where(eq(upstreamDeletions.status, 'PENDING')).get()!.n;
+async function pendingCount(): Promise<number> {
+  const [row] = await query<{ n: number }>(db, "SELECT count(*) AS n FROM upstream_deletions WHERE status = 'PENDING'");
+  return Number(row!.n);
 }
 
 /** Every committed deletion DELETED here and at its provider, one 2xx each, one UPSTREAM_DELETED event each. */
-function checkDelivered(ledger: Ledger, targets: Target[]) {
+async function checkDelivered(ledger: Ledger, targets: Target[]) {
   const byKey = new Map(targets.map((t) => [key(t), t]));
-  const rows = db.select().from(upstreamDeletions).all();
+  const rows = (await db.read(all(`SELECT ${OUTBOX_COLUMNS} FROM upstream_deletions`))).map(decodeOutbox);
   const rowOf = new Map(rows.map((r) => [`${r.kind}:${r.resourceId}`, r]));
   const notDeleted = rows.filter((r) => r.status !== 'DELETED');
   expect(notDeleted).toEqual([]);
@@ -156,21 +154,19 @@ function checkDelivered(ledger: Ledger, targets: Target[]) {
   }
 
   // Every committed local deletion has its outbox row (one transaction), and it was delivered.
-  const deletedLocally = db.select({ n: sql<number>`count(*)` }).from(resources).where(isNotNull(resources.deletedAt)).get()!.n;
-  expect(deletedLocally).toBe(rows.length);
+  const [deletedLocally] = await query<{ n: number }>(db, 'SELECT count(*) AS n FROM resources WHERE deleted_at IS NOT NULL');
+  expect(Number(deletedLocally!.n)).toBe(rows.length);
   const byRow = new Map(targets.map((t) => [`${catalogKind(t)}:${t.id}`, t]));
   for (const row of rows) {
     const { sim, path } = providerPath(byRow.get(`${row.kind}:${row.resourceId}`)!);
     if (!successes.has(`${sim}${path}`)) lost.push(`${row.kind}:${row.resourceId} (committed)`);
   }
 
-  const events = db
-    .select({ kind: auditEvents.resourceKind, id: auditEvents.resourceId, n: sql<number>`count(*)` })
-    .from(auditEvents)
-    .where(eq(auditEvents.outcome, 'UPSTREAM_DELETED'))
-    .groupBy(auditEvents.resourceKind, auditEvents.resourceId)
-    .all();
-  const eventCount = new Map(events.map((e) => [`${e.kind}:${e.id}`, e.n]));
+  const events = await query<{ kind: string; id: string; n: number }>(
+    db,
+    "SELECT resource_kind AS kind, resource_id AS id, count(*) AS n FROM audit_events WHERE outcome = 'UPSTREAM_DELETED' GROUP BY resource_kind, resource_id",
+  );
+  const eventCount = new Map(events.map((e) => [`${e.kind}:${e.id}`, Number(e.n)]));
   const wrongEvents = rows.filter((r) => eventCount.get(`${r.kind}:${r.resourceId}`) !== 1).map((r) => `${r.kind}:${r.resourceId}`);
   const redelivered = rows.filter((r) => r.reason === 'ALREADY_ABSENT').length;
   const unexplained: string[] = [];
@@ -186,24 +182,23 @@ function checkDelivered(ledger: Ledger, targets: Target[]) {
 
 beforeAll(async () => {
   simulators = await startSimulators({ credentials: TEST_CREDENTIALS, dailyCustomBucket: CUSTOM_BUCKET });
-  dir = mkdtempSync(join(tmpdir(), 'gateway-crash-'));
-  dbPath = join(dir, 'gateway.db');
-  db = openDatabase(dbPath);
-  apiKey = createKey(db, systemRuntime, { organizationId: ORG, userId: 'alice', role: 'admin' }).key;
+  database = await createTestDatabase();
+  db = await openDatabase(database.target);
+  apiKey = (await createKey(db, systemRuntime, { organizationId: ORG, userId: 'alice', role: 'admin' })).key;
 });
 
 afterAll(async () => {
   killLeftovers();
-  if (db) closeDatabase(db);
+  await db?.close();
   await simulators?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await database?.dispose();
 });
 
-const env = () => childEnv(dbPath, simulators, { RATE_LIMIT_PER_MINUTE: '1000000' });
+const env = () => childEnv(database.env, simulators, { RATE_LIMIT_PER_MINUTE: '1000000' });
 
 describe('a gateway killed at random moments under load', () => {
   it('delivers every accepted deletion exactly once after restarts, and the audit trail verifies', async () => {
-    const targets = targetsFor('k');
+    const targets = await targetsFor('k');
     const queue = [...targets];
     const ledger: Ledger = { accepted: new Set(), unknown: new Map(), sent: 0 };
     const kills: number[] = [];
@@ -230,11 +225,11 @@ describe('a gateway killed at random moments under load', () => {
     await load(gateway, apiKey, retry, ledger).done;
     expect(ledger.unknown.size).toBe(0);
     // Leases of the killed processes expire (UPSTREAM_TIMEOUT_MS + 10 s), then the workers deliver.
-    await until(() => pendingCount() === 0, 45_000, 'the workers to drain the outbox');
+    await until(async () => (await pendingCount()) === 0, 45_000, 'the workers to drain the outbox');
     for (const proc of [gateway, ...workers]) proc.child.kill('SIGTERM');
     for (const proc of [gateway, ...workers]) expect(await proc.exited, proc.stderr()).toEqual({ code: 0, signal: null });
 
-    const result = checkDelivered(ledger, targets);
+    const result = await checkDelivered(ledger, targets);
     const verify = await runCli(['audit', 'verify'], env());
     console.log(
       `crash test: ${ROUNDS} SIGKILL rounds (after ${kills.join(', ')} ms of load), ${ledger.sent} requests, ` +
@@ -252,7 +247,7 @@ describe('a gateway killed at random moments under load', () => {
 
 describe('a gateway stopped with SIGTERM under load', () => {
   it('exits 0, releases its leases, and loses nothing', async () => {
-    const targets = targetsFor('t');
+    const targets = await targetsFor('t');
     const queue = [...targets];
     const ledger: Ledger = { accepted: new Set(), unknown: new Map(), sent: 0 };
     // Some deletions wait for a retry and some provider calls are slow when the signal comes.
@@ -266,17 +261,17 @@ describe('a gateway stopped with SIGTERM under load', () => {
     const exit = await gateway.exited;
     await run.stop();
     expect(exit, gateway.stderr()).toEqual({ code: 0, signal: null });
-    const leased = db.select().from(upstreamDeletions).where(and(eq(upstreamDeletions.status, 'PENDING'), isNotNull(upstreamDeletions.leaseOwner))).all();
+    const leased = await query(db, "SELECT kind, resource_id FROM upstream_deletions WHERE status = 'PENDING' AND lease_owner IS NOT NULL");
     expect(leased).toEqual([]);
-    const pendingAtExit = pendingCount();
+    const pendingAtExit = await pendingCount();
 
     const restarted = await startChildGateway(env());
     await load(restarted, apiKey, [...ledger.unknown.values()], ledger).done;
-    await until(() => pendingCount() === 0, 30_000, 'the worker to drain the outbox');
+    await until(async () => (await pendingCount()) === 0, 30_000, 'the worker to drain the outbox');
     restarted.child.kill('SIGTERM');
     expect((await restarted.exited).code).toBe(0);
 
-    const result = checkDelivered(ledger, [...targets, ...targetsOfEarlierTest()]);
+    const result = await checkDelivered(ledger, [...targets, ...targetsOfEarlierTest()]);
     console.log(
       `SIGTERM test: ${ledger.accepted.size} deletions accepted, ${pendingAtExit} pending (none leased) at exit, lost ${result.lost.length}, duplicates ${result.duplicates.length}`,
     );

@@ -12,8 +12,8 @@ const DELETE_SESSION = `mutation($sessionId: ID!) {
   }
 }`;
 
-/** Bound on statements for one deleteSession, whatever the number of children (12 measured, with headroom). */
-const MAX_STATEMENTS_PER_SESSION_DELETE = 16;
+/** Bound on statements for one deleteSession, whatever the number of children (15–16 measured: 12 before per-organisation logs added the log head and Merkle nodes to each append), with headroom. */
+const MAX_STATEMENTS_PER_SESSION_DELETE = 20;
 
 const statements: string[] = [];
 let t: TestGateway;
@@ -47,8 +47,8 @@ async function measured(query: string, variables: Record<string, unknown>) {
 
 describe('SQL issued by a delete', () => {
   it('deletes a session with 50 documents and 200 comments in a bounded number of statements, the same as for one child', async () => {
-    t.register(session('sess_big', 50, 4));
-    t.register(session('sess_small', 1, 1));
+    await t.register(session('sess_big', 50, 4));
+    await t.register(session('sess_small', 1, 1));
 
     const big = await measured(DELETE_SESSION, { sessionId: 'sess_big' });
     expect(big.answer.body.data!.deleteSession).toMatchObject({ documentsDeleted: 50, commentsDeleted: 200, deletedUpstream: true });
@@ -57,29 +57,32 @@ describe('SQL issued by a delete', () => {
 
     console.info(`deleteSession SQL statements: 50 documents + 200 comments → ${big.sql.length}; 1 document + 1 comment → ${small.sql.length}`);
     expect(big.sql.length).toBeLessThanOrEqual(MAX_STATEMENTS_PER_SESSION_DELETE);
-    expect(big.sql.length).toBe(small.sql.length);
+    // The Merkle nodes an audit append stores depend on the event's place in its log (0 to log2 n
+    // of them), not on the children: compared without them.
+    const withoutNodes = (sql: string[]) => sql.filter((s) => !/audit_tree_nodes/.test(s)).length;
+    expect(withoutNodes(big.sql)).toBe(withoutNodes(small.sql));
     // The session's row, then its documents and its comments: three set-based UPDATEs, not one per child.
-    const updates = big.sql.filter((s) => /^update "resources"/i.test(s));
+    const updates = big.sql.filter((s) => /^update resources /i.test(s));
     expect(updates).toHaveLength(3);
     expect(deletesTo(t.simulators.scriptix, '/api/v3/speech-to-text/session/sess_big')).toHaveLength(1);
     expect(t.simulators.scriptix.requests.filter((r) => r.path.includes('sess_big_'))).toHaveLength(0);
   });
 
   it('loads the rows of many fields of one operation in one statement per table', async () => {
-    t.register(session('sess_reads', 5, 0));
+    await t.register(session('sess_reads', 5, 0));
     const fields = Array.from({ length: 5 }, (_, d) => `r${d}: resource(kind: DOCUMENT, id: "sess_reads_d${d}") { id deletedAt upstream { status } }`);
     const { answer, sql } = await measured(`{ ${fields.join(' ')} }`, {});
     expect(Object.values(answer.body.data!).map((r: any) => r.id)).toEqual(['sess_reads_d0', 'sess_reads_d1', 'sess_reads_d2', 'sess_reads_d3', 'sess_reads_d4']);
     console.info(`5 resource fields: ${sql.length} statements`);
-    expect(sql.filter((s) => /from "resources"/i.test(s))).toHaveLength(1);
+    expect(sql.filter((s) => /from resources /i.test(s))).toHaveLength(1);
     // Upstream of a document not deleted: its own row, then its session's; one batch each.
-    expect(sql.filter((s) => /from "upstream_deletions"/i.test(s)).length).toBeLessThanOrEqual(2);
+    expect(sql.filter((s) => /from upstream_deletions /i.test(s)).length).toBeLessThanOrEqual(2);
   });
 });
 
 describe('later fields of one operation see earlier deletes', () => {
   it('a: deleteDocument, b: deleteSession — the session counts only what is still live, c: the document replays', async () => {
-    t.register(session('sess_serial', 3, 2));
+    await t.register(session('sess_serial', 3, 2));
     const query = `mutation {
       a: deleteDocument(sessionId: "sess_serial", documentId: "sess_serial_d0") {
         __typename ... on DocumentDeletion { commentsDeleted alreadyDeleted deletedAt }
@@ -106,7 +109,7 @@ describe('later fields of one operation see earlier deletes', () => {
   });
 
   it('a comment loaded (and cached) before its session is deleted in the same operation replays afterwards', async () => {
-    t.register(session('sess_cached', 1, 2));
+    await t.register(session('sess_cached', 1, 2));
     const query = `mutation {
       a: deleteComment(sessionId: "sess_cached", documentId: "sess_cached_d0", commentId: "sess_cached_d0_c0") {
         __typename ... on CommentDeletion { alreadyDeleted }

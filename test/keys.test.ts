@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ORG, TEST_CREDENTIALS, startTestGateway, type GraphQLResponse, type TestGateway } from './support/harness.ts';
 import { runGateway } from './support/cli.ts';
@@ -13,19 +12,14 @@ let cliEnv: Record<string, string>;
 beforeAll(async () => {
   t = await startTestGateway();
   // The CLI works on the very database the running gateway serves, as an operator's would.
-  cliEnv = { DATABASE_PATH: t.dbPath, SANDBOX: '0', LOG_LEVEL: 'silent' };
+  cliEnv = { ...t.database.env, SANDBOX: '0', LOG_LEVEL: 'silent' };
 });
 afterAll(async () => {
   await t?.close();
 });
 
-function apiKeyRows(): Record<string, unknown>[] {
-  const db = new Database(t.dbPath, { readonly: true });
-  try {
-    return db.prepare('SELECT * FROM api_keys').all() as Record<string, unknown>[];
-  } finally {
-    db.close();
-  }
+function apiKeyRows(): Promise<Record<string, unknown>[]> {
+  return t.sql('SELECT * FROM api_keys');
 }
 
 function expectUnauthenticated(answer: GraphQLResponse) {
@@ -53,12 +47,14 @@ describe('gateway keys (CLI)', () => {
     keyId = viewer.body.data!.viewer.principalId;
     expect(created.stdout).toContain(keyId);
 
-    const rows = apiKeyRows();
+    const rows = await apiKeyRows();
     for (const row of rows) for (const value of Object.values(row)) expect(String(value)).not.toContain(key);
     expect(rows.filter((row) => row.hash === createHash('sha256').update(key).digest('hex'))).toHaveLength(1);
     // Not in any page of the file either (a dropped column or a freed page would still hold it).
-    for (const file of [t.dbPath, `${t.dbPath}-wal`]) {
-      if (existsSync(file)) expect(readFileSync(file).includes(Buffer.from(key))).toBe(false);
+    if (t.dbPath) {
+      for (const file of [t.dbPath, `${t.dbPath}-wal`]) {
+        if (existsSync(file)) expect(readFileSync(file).includes(Buffer.from(key))).toBe(false);
+      }
     }
   });
 
@@ -81,11 +77,11 @@ describe('gateway keys (CLI)', () => {
     const again = await runGateway(['keys', 'revoke', keyId], cliEnv);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain(keyId);
-    expect(apiKeyRows().find((row) => row.id === keyId)).toMatchObject({ revoked_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect((await apiKeyRows()).find((row) => row.id === keyId)).toMatchObject({ revoked_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
   });
 
   it('refuses a bad role or a missing flag with a message naming it, and creates no key', async () => {
-    const before = apiKeyRows().length;
+    const before = (await apiKeyRows()).length;
     const [badRole, noUser, noRoleValue, noId] = await Promise.all([
       runGateway(['keys', 'create', '--org', 'org_cli', '--user', 'erin', '--role', 'boss'], cliEnv),
       runGateway(['keys', 'create', '--org', 'org_cli', '--role', 'member'], cliEnv),
@@ -101,7 +97,7 @@ describe('gateway keys (CLI)', () => {
     expect(noId.code).not.toBe(0);
     expect(noId.stderr).toMatch(/KEY_ID/);
     for (const result of [badRole, noUser, noRoleValue]) expect(result.stdout).not.toMatch(/sdg_/);
-    expect(apiKeyRows()).toHaveLength(before);
+    expect(await apiKeyRows()).toHaveLength(before);
   });
 });
 
@@ -151,7 +147,7 @@ describe('authentication through the API', () => {
 describe('secrets', () => {
   it('no API key or provider credential reaches the logs, an answer or the audit trail, even when providers fail', async () => {
     const batchJobId = crypto.randomUUID();
-    t.register([
+    await t.register([
       { kind: 'TRANSCRIPTION', id: 'trans_echo401', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' },
       { kind: 'TRANSCRIPTION', id: 'trans_ok', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' },
       { kind: 'TRANSCRIPTION', id: 'revecho503', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' },
@@ -220,13 +216,7 @@ describe('secrets', () => {
     const secrets = [...Object.values(TEST_CREDENTIALS), ...Object.values(t.keys)];
     const answered = answers.map((a) => JSON.stringify(a.body)).join('\n');
     const logged = t.logs.join('\n');
-    const db = new Database(t.dbPath, { readonly: true });
-    let audited: string;
-    try {
-      audited = JSON.stringify([db.prepare('SELECT * FROM audit_events').all(), db.prepare('SELECT * FROM upstream_deletions').all()]);
-    } finally {
-      db.close();
-    }
+    const audited = JSON.stringify([await t.sql('SELECT * FROM audit_events'), await t.sql('SELECT * FROM upstream_deletions')]);
     expect(logged).toContain('provider call');
     for (const secret of secrets) {
       expect(answered, 'an answer').not.toContain(secret);

@@ -71,7 +71,7 @@ describe('legitimate operations pass every limit', () => {
       track: 'mtrack_limitsdemo',
       batchJob: 'b6a1c0de-0000-4000-8000-000000000001',
     };
-    t.register([
+    await t.register([
       { kind: 'TRANSCRIPTION', id: ids.aitronosTranscription, provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'alice' },
       { kind: 'TRANSCRIPTION', id: ids.revaiTranscriptionInProgress, provider: 'REV_AI', organizationId: ORG, ownerId: 'alice' },
       { kind: 'SESSION', id: ids.session, organizationId: ORG, ownerId: 'alice' },

@@ -47,7 +47,7 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 
 beforeAll(async () => {
   t = await startTestGateway();
-  t.register(
+  await t.register(
     ['trans_obs_ok', 'trans_obs_busy', 'trans_obs_denied', 'trans_obs_xkey'].map((id) => ({ kind: 'TRANSCRIPTION', id, provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' })),
   );
   t.simulators.aitronos.pushFault({ status: 503, path: '/v1/audio/transcribe/trans_obs_busy', times: 1 });
@@ -175,7 +175,7 @@ describe('/metrics', () => {
     expect(sample(before, 'gateway_upstream_deletions', { provider: 'AITRONOS_AUDIO', status: 'FAILED' })).toBe(1);
     expect(before).toContain('gateway_upstream_deletions{provider="DAILY",status="PENDING"} 0');
 
-    t.register([{ kind: 'BATCH_JOB', id: '6f1d3f7e-3d7b-4c59-9b1e-0d6c1b2a9e41', organizationId: ORG, ownerId: 'bob' }]);
+    await t.register([{ kind: 'BATCH_JOB', id: '6f1d3f7e-3d7b-4c59-9b1e-0d6c1b2a9e41', organizationId: ORG, ownerId: 'bob' }]);
     t.simulators.daily.pushFault({ status: 500, path: '/v1/batch-processor/6f1d3f7e', times: 1 });
     const job = await t.gql(t.keys.member, 'mutation { deleteBatchJob(batchJobId: "6f1d3f7e-3d7b-4c59-9b1e-0d6c1b2a9e41") { ... on Deletion { upstream { status } } } }');
     expect(job.body.data!.deleteBatchJob.upstream.status).toBe('PENDING');
@@ -198,15 +198,15 @@ describe('health probes', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready' });
 
-    // A database without its migrations is not one the gateway can serve from.
-    t.gateway.db.$client.exec('ALTER TABLE __drizzle_migrations RENAME TO __drizzle_migrations_away');
+    // A database without its tables is not one the gateway can serve from.
+    await t.sqlRun('ALTER TABLE upstream_deletions RENAME TO upstream_deletions_away');
     try {
       const unready = await fetch(`${t.url}/readyz`);
       expect(unready.status).toBe(503);
       expect(await unready.json()).toEqual({ status: 'unavailable' });
       expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
     } finally {
-      t.gateway.db.$client.exec('ALTER TABLE __drizzle_migrations_away RENAME TO __drizzle_migrations');
+      await t.sqlRun('ALTER TABLE upstream_deletions_away RENAME TO upstream_deletions');
     }
     expect((await fetch(`${t.url}/readyz`)).status).toBe(200);
   });

@@ -69,7 +69,7 @@ afterAll(async () => {
 });
 
 /** Registers one fresh resource of `kind` (with its Scriptix parents) and returns the mutation's variables. */
-function fixture(kind: ResourceKind, name: string, owners: { ownerId: string; sessionOwner: string; documentOwner: string }): Record<string, string> {
+async function fixture(kind: ResourceKind, name: string, owners: { ownerId: string; sessionOwner: string; documentOwner: string }): Promise<Record<string, string>> {
   const org = { organizationId: ORG };
   const session = `sess_${name}`;
   const document = `doc_${name}`;
@@ -83,25 +83,25 @@ function fixture(kind: ResourceKind, name: string, owners: { ownerId: string; se
   switch (kind) {
     case 'TRANSCRIPTION':
       inputs.push({ kind, id: `trans_${name}`, provider: 'AITRONOS_AUDIO', ...org, ownerId: owners.ownerId });
-      t.register(inputs);
+      await t.register(inputs);
       return { id: `trans_${name}` };
     case 'SESSION':
-      t.register(inputs);
+      await t.register(inputs);
       return { session };
     case 'DOCUMENT':
-      t.register(inputs);
+      await t.register(inputs);
       return { session, id: document };
     case 'COMMENT':
       inputs.push({ kind, id: `cmt_${name}`, sessionId: session, documentId: document, ...org, ownerId: owners.ownerId });
-      t.register(inputs);
+      await t.register(inputs);
       return { session, document, id: `cmt_${name}` };
     case 'TRACK':
       inputs.push({ kind, id: `mtrack_${name}`, ...org, ownerId: owners.ownerId });
-      t.register(inputs);
+      await t.register(inputs);
       return { org: ORG, id: `mtrack_${name}` };
     case 'BATCH_JOB':
       inputs.push({ kind, id: `job_${name}`, ...org, ownerId: owners.ownerId });
-      t.register(inputs);
+      await t.register(inputs);
       return { id: `job_${name}` };
   }
 }
@@ -128,7 +128,7 @@ describe('who may delete what', () => {
       actual[kind] = {} as Record<Caller, Verdict>;
       for (const caller of Object.keys(CALLERS) as Caller[]) {
         const { key, ownerId } = CALLERS[caller];
-        const variables = fixture(kind, `${kind.toLowerCase()}_${caller}`, { ownerId, sessionOwner: 'bob', documentOwner: 'bob' });
+        const variables = await fixture(kind, `${kind.toLowerCase()}_${caller}`, { ownerId, sessionOwner: 'bob', documentOwner: 'bob' });
         actual[kind][caller] = await attempt(kind, t.keys[key], variables);
       }
     }
@@ -136,13 +136,13 @@ describe('who may delete what', () => {
   });
 
   it.each(PARENT_CASES)('$kind: $name → $expected', async ({ kind, key, sessionOwner, documentOwner, expected, name }) => {
-    const variables = fixture(kind, `parent_${PARENT_CASES.findIndex((c) => c.name === name)}`, { ownerId: 'bob', sessionOwner, documentOwner });
+    const variables = await fixture(kind, `parent_${PARENT_CASES.findIndex((c) => c.name === name)}`, { ownerId: 'bob', sessionOwner, documentOwner });
     expect(await attempt(kind, t.keys[key], variables)).toBe(expected);
   });
 
   it("also hides another organisation's resources from its members, not only its admins", async () => {
     for (const kind of Object.keys(EXPECTED) as ResourceKind[]) {
-      const variables = fixture(kind, `${kind.toLowerCase()}_othermember`, { ownerId: 'bob', sessionOwner: 'bob', documentOwner: 'bob' });
+      const variables = await fixture(kind, `${kind.toLowerCase()}_othermember`, { ownerId: 'bob', sessionOwner: 'bob', documentOwner: 'bob' });
       expect(await attempt(kind, t.keys.otherMember, variables), kind).toBe(NOT_FOUND);
     }
   });

@@ -151,7 +151,7 @@ describe('registerResources: validation', () => {
   });
 
   it('refuses an id another organisation holds, names no organisation, and leaves the row where it was', async () => {
-    t.register([transcription('trans_held', { organizationId: OTHER_ORG, ownerId: 'olga' })]);
+    await t.register([transcription('trans_held', { organizationId: OTHER_ORG, ownerId: 'olga' })]);
     const answer = await register(t.keys.admin, [transcription('trans_fresh1'), transcription('trans_held', { ownerId: 'alice' })]);
     expect(answer).toMatchObject({ __typename: 'ValidationError', code: 'VALIDATION_ERROR', field: 'id', details: { index: 1 } });
     const text = JSON.stringify(answer);
@@ -177,7 +177,7 @@ describe('registerResources: validation', () => {
 
 describe('resource(kind, id)', () => {
   it("answers null for another organisation's resource, and for none at all", async () => {
-    t.register([transcription('trans_orgb', { organizationId: OTHER_ORG, ownerId: 'olga' })]);
+    await t.register([transcription('trans_orgb', { organizationId: OTHER_ORG, ownerId: 'olga' })]);
     expect(await resource(t.keys.admin, 'TRANSCRIPTION', 'trans_orgb')).toBeNull();
     expect(await resource(t.keys.otherMember, 'TRANSCRIPTION', 'trans_orgb')).toMatchObject({ id: 'trans_orgb', organizationId: OTHER_ORG });
     expect(await resource(t.keys.admin, 'TRANSCRIPTION', 'trans_nowhere')).toBeNull();
@@ -186,7 +186,7 @@ describe('resource(kind, id)', () => {
 });
 
 describe('gateway resources import FILE.ndjson', () => {
-  const env = () => ({ DATABASE_PATH: t.dbPath, SANDBOX: '0', LOG_LEVEL: 'silent' });
+  const env = () => ({ ...t.database.env, SANDBOX: '0', LOG_LEVEL: 'silent' });
   const ndjson = (lines: (object | string)[]) => lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n');
 
   it('registers every line, across organisations, and reports the count', async () => {

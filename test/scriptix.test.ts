@@ -50,7 +50,7 @@ function callsUnder(session: string) {
 }
 
 /** A session owned by `owner` with `documents` documents of `commentsEach` comments each, all owned by `owner`. */
-function tree(session: string, documents: number, commentsEach: number, owner = 'bob'): { documents: string[]; comments: Record<string, string[]> } {
+async function tree(session: string, documents: number, commentsEach: number, owner = 'bob'): Promise<{ documents: string[]; comments: Record<string, string[]> }> {
   const inputs: ResourceInputValue[] = [{ kind: 'SESSION', id: session, organizationId: ORG, ownerId: owner }];
   const docs: string[] = [];
   const comments: Record<string, string[]> = {};
@@ -65,7 +65,7 @@ function tree(session: string, documents: number, commentsEach: number, owner = 
       inputs.push({ kind: 'COMMENT', id: comment, sessionId: session, documentId: doc, organizationId: ORG, ownerId: owner });
     }
   }
-  t.register(inputs);
+  await t.register(inputs);
   return { documents: docs, comments };
 }
 
@@ -76,7 +76,7 @@ async function deletedAtOf(kind: string, id: string): Promise<string | null> {
 
 describe('deleteSession', () => {
   it('sends one DELETE for the session with the bearer key, and marks its documents and their comments', async () => {
-    const { documents, comments } = tree('sess_ok', 2, 3);
+    const { documents, comments } = await tree('sess_ok', 2, 3);
     const answer = await t.gql(t.keys.member, DELETE_SESSION, { sessionId: 'sess_ok' });
     const deletion = answer.body.data!.deleteSession;
     expect(deletion).toMatchObject({
@@ -103,7 +103,7 @@ describe('deleteSession', () => {
   });
 
   it('replays with alreadyDeleted, the original deletedAt and no second provider call', async () => {
-    tree('sess_replay', 1, 1);
+    await tree('sess_replay', 1, 1);
     const first = await t.gql(t.keys.member, DELETE_SESSION, { sessionId: 'sess_replay' });
     const again = await t.gql(t.keys.admin, DELETE_SESSION, { sessionId: 'sess_replay' });
     expect(again.body.data!.deleteSession).toMatchObject({
@@ -120,7 +120,7 @@ describe('deleteSession', () => {
   });
 
   it("counts Scriptix's own 404 (a JSON object) as deleted", async () => {
-    tree('sess_gone', 0, 0);
+    await tree('sess_gone', 0, 0);
     t.simulators.scriptix.markMissing(sessionPath('sess_gone'));
     const gone = await t.gql(t.keys.member, DELETE_SESSION, { sessionId: 'sess_gone' });
     expect(gone.body.data!.deleteSession).toMatchObject({ deletedUpstream: true, upstream: { status: 'DELETED', reason: 'ALREADY_ABSENT', lastHttpStatus: 404 } });
@@ -129,7 +129,7 @@ describe('deleteSession', () => {
   // A proxy's page or a wrong base URL must never read as a completed deletion.
   it.each([404, 200])('reads an HTML page answering %i as FAILED UNRECOGNIZED_RESPONSE', async (status) => {
     const session = `sess_html${status}`;
-    tree(session, 0, 0);
+    await tree(session, 0, 0);
     t.simulators.scriptix.pushFault({ status, body: '<html><body>Not what you asked</body></html>', contentType: 'text/html', path: sessionPath(session) });
     const answer = await t.gql(t.keys.member, DELETE_SESSION, { sessionId: session });
     expect(answer.body.data!.deleteSession).toMatchObject({
@@ -140,7 +140,7 @@ describe('deleteSession', () => {
   });
 
   it('makes exactly one provider call for 10 concurrent deletes of one session', async () => {
-    tree('sess_race', 2, 1);
+    await tree('sess_race', 2, 1);
     const answers = await Promise.all(Array.from({ length: 10 }, () => t.gql(t.keys.member, DELETE_SESSION, { sessionId: 'sess_race' })));
     const deletions = answers.map((a) => a.body.data!.deleteSession);
     expect(deletions.map((d) => d.__typename)).toEqual(Array(10).fill('SessionDeletion'));
@@ -151,7 +151,7 @@ describe('deleteSession', () => {
   });
 
   it('reads Scriptix\'s 400 "already marked as removed" for a session as DELETED', async () => {
-    tree('sess_removed', 0, 0);
+    await tree('sess_removed', 0, 0);
     // Removed at Scriptix before the gateway knew: Scriptix soft-deletes sessions and answers 400 after.
     t.simulators.scriptix.markDeleted(sessionPath('sess_removed'));
     const answer = await t.gql(t.keys.member, DELETE_SESSION, { sessionId: 'sess_removed' });
@@ -164,7 +164,7 @@ describe('deleteSession', () => {
   });
 
   it('keeps the provider deletion PENDING on 503, deleted here at once', async () => {
-    tree('sess_busy', 1, 0);
+    await tree('sess_busy', 1, 0);
     t.simulators.scriptix.pushFault({ status: 503, retryAfter: '30', path: sessionPath('sess_busy') });
     const answer = await t.gql(t.keys.member, DELETE_SESSION, { sessionId: 'sess_busy' });
     expect(answer.body.data!.deleteSession).toMatchObject({
@@ -177,7 +177,7 @@ describe('deleteSession', () => {
   });
 
   it('counts only rows it newly marks: a document deleted before, and its comments, are not counted again', async () => {
-    const { documents, comments } = tree('sess_partial', 3, 2);
+    const { documents, comments } = await tree('sess_partial', 3, 2);
     const doc = await t.gql(t.keys.member, DELETE_DOCUMENT, { sessionId: 'sess_partial', documentId: documents[0] });
     expect(doc.body.data!.deleteDocument).toMatchObject({ commentsDeleted: 2, alreadyDeleted: false });
     const comment = comments[documents[1]!]![0]!;
@@ -195,7 +195,7 @@ describe('deleteSession', () => {
   });
 
   it("answers NotFoundError for another organisation's session and for an unknown one, and calls nobody", async () => {
-    t.register([{ kind: 'SESSION', id: 'sess_theirs', organizationId: OTHER_ORG, ownerId: 'olga' }]);
+    await t.register([{ kind: 'SESSION', id: 'sess_theirs', organizationId: OTHER_ORG, ownerId: 'olga' }]);
     for (const sessionId of ['sess_theirs', 'sess_never_registered']) {
       const answer = await t.gql(t.keys.admin, DELETE_SESSION, { sessionId });
       expect(answer.body.data!.deleteSession).toMatchObject({ __typename: 'NotFoundError', code: 'NOT_FOUND', status: 404 });
@@ -213,7 +213,7 @@ describe('deleteSession', () => {
 
 describe('deleteDocument', () => {
   it('sends one DELETE for the document and marks its comments', async () => {
-    const { documents } = tree('sess_doc', 2, 2);
+    const { documents } = await tree('sess_doc', 2, 2);
     t.simulators.scriptix.setSuccessStatus(200);
     try {
       const answer = await t.gql(t.keys.member, DELETE_DOCUMENT, { sessionId: 'sess_doc', documentId: documents[0] });
@@ -243,7 +243,7 @@ describe('deleteDocument', () => {
   });
 
   it("counts Scriptix's own 404 as deleted and keeps 503 PENDING", async () => {
-    const { documents } = tree('sess_doc404', 2, 0);
+    const { documents } = await tree('sess_doc404', 2, 0);
     t.simulators.scriptix.markMissing(documentPath('sess_doc404', documents[0]!));
     const gone = await t.gql(t.keys.member, DELETE_DOCUMENT, { sessionId: 'sess_doc404', documentId: documents[0] });
     expect(gone.body.data!.deleteDocument).toMatchObject({ deletedUpstream: true, upstream: { status: 'DELETED', reason: 'ALREADY_ABSENT', lastHttpStatus: 404 } });
@@ -254,8 +254,8 @@ describe('deleteDocument', () => {
   });
 
   it('answers NotFoundError for a document named with another session, and calls nobody', async () => {
-    const { documents } = tree('sess_home', 1, 0);
-    tree('sess_elsewhere', 0, 0);
+    const { documents } = await tree('sess_home', 1, 0);
+    await tree('sess_elsewhere', 0, 0);
     const answer = await t.gql(t.keys.admin, DELETE_DOCUMENT, { sessionId: 'sess_elsewhere', documentId: documents[0] });
     expect(answer.body.data!.deleteDocument).toMatchObject({ __typename: 'NotFoundError', code: 'NOT_FOUND' });
     expect(callsUnder('sess_home')).toHaveLength(0);
@@ -264,7 +264,7 @@ describe('deleteDocument', () => {
   });
 
   it('answers alreadyDeleted for a document of a deleted session, with the session\'s time and no provider call', async () => {
-    const { documents } = tree('sess_parent_gone', 1, 1);
+    const { documents } = await tree('sess_parent_gone', 1, 1);
     const session = await t.gql(t.keys.member, DELETE_SESSION, { sessionId: 'sess_parent_gone' });
     const answer = await t.gql(t.keys.member, DELETE_DOCUMENT, { sessionId: 'sess_parent_gone', documentId: documents[0] });
     expect(answer.body.data!.deleteDocument).toMatchObject({
@@ -280,7 +280,7 @@ describe('deleteDocument', () => {
   });
 
   it('shows deletedUpstream false on a cascade replay while the session deletion is still PENDING', async () => {
-    const { documents } = tree('sess_pending_parent', 1, 0);
+    const { documents } = await tree('sess_pending_parent', 1, 0);
     t.simulators.scriptix.pushFault({ status: 503, path: sessionPath('sess_pending_parent') });
     await t.gql(t.keys.member, DELETE_SESSION, { sessionId: 'sess_pending_parent' });
     const answer = await t.gql(t.keys.member, DELETE_DOCUMENT, { sessionId: 'sess_pending_parent', documentId: documents[0] });
@@ -294,7 +294,7 @@ describe('deleteDocument', () => {
 
 describe('deleteComment', () => {
   it('sends one DELETE for the comment with the bearer key', async () => {
-    const { documents, comments } = tree('sess_cmt', 1, 2);
+    const { documents, comments } = await tree('sess_cmt', 1, 2);
     const doc = documents[0]!;
     const [comment, other] = comments[doc]!;
     const answer = await t.gql(t.keys.member, DELETE_COMMENT, { sessionId: 'sess_cmt', documentId: doc, commentId: comment });
@@ -320,7 +320,7 @@ describe('deleteComment', () => {
   });
 
   it("counts Scriptix's own 404 as deleted and keeps 503 PENDING", async () => {
-    const { documents, comments } = tree('sess_cmt404', 1, 2);
+    const { documents, comments } = await tree('sess_cmt404', 1, 2);
     const doc = documents[0]!;
     const [gone, busy] = comments[doc]!;
     t.simulators.scriptix.markMissing(commentPath('sess_cmt404', doc, gone!));
@@ -332,8 +332,8 @@ describe('deleteComment', () => {
   });
 
   it('answers NotFoundError for a comment named with another document or another session, and calls nobody', async () => {
-    const { documents, comments } = tree('sess_cmt_home', 2, 1);
-    tree('sess_cmt_elsewhere', 0, 0);
+    const { documents, comments } = await tree('sess_cmt_home', 2, 1);
+    await tree('sess_cmt_elsewhere', 0, 0);
     const comment = comments[documents[0]!]![0]!;
     for (const [sessionId, documentId] of [
       ['sess_cmt_home', documents[1]!],
@@ -348,7 +348,7 @@ describe('deleteComment', () => {
   });
 
   it("answers alreadyDeleted for a comment of a deleted document, with the document's time and no provider call", async () => {
-    const { documents, comments } = tree('sess_cmt_parent', 1, 1);
+    const { documents, comments } = await tree('sess_cmt_parent', 1, 1);
     const doc = documents[0]!;
     const deleted = await t.gql(t.keys.member, DELETE_DOCUMENT, { sessionId: 'sess_cmt_parent', documentId: doc });
     const answer = await t.gql(t.keys.member, DELETE_COMMENT, { sessionId: 'sess_cmt_parent', documentId: doc, commentId: comments[doc]![0] });
@@ -362,7 +362,7 @@ describe('deleteComment', () => {
   });
 
   it("lets the document's owner delete someone else's comment, but not another member", async () => {
-    t.register([
+    await t.register([
       { kind: 'SESSION', id: 'sess_cmt_owners', organizationId: ORG, ownerId: 'alice' },
       { kind: 'DOCUMENT', id: 'doc_cmt_owners', sessionId: 'sess_cmt_owners', organizationId: ORG, ownerId: 'bob' },
       { kind: 'COMMENT', id: 'cmt_by_victor', sessionId: 'sess_cmt_owners', documentId: 'doc_cmt_owners', organizationId: ORG, ownerId: 'victor' },

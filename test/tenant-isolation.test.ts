@@ -31,7 +31,7 @@ const A = {
 };
 const A_IDS = Object.values(A);
 
-t.register([
+await t.register([
   { kind: 'TRANSCRIPTION', id: A.aitronos, provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' },
   { kind: 'TRANSCRIPTION', id: A.revai, provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' },
   { kind: 'SESSION', id: A.session, organizationId: ORG, ownerId: 'bob' },

@@ -25,8 +25,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-function track(id: string, ownerId = 'bob', organizationId = ORG): void {
-  t.register([{ kind: 'TRACK', id, organizationId, ownerId }]);
+async function track(id: string, ownerId = 'bob', organizationId = ORG): Promise<void> {
+  await t.register([{ kind: 'TRACK', id, organizationId, ownerId }]);
 }
 
 function musicCalls() {
@@ -35,7 +35,7 @@ function musicCalls() {
 
 describe('deleteTrack', () => {
   it('sends one DELETE to /v1/music/{org}/tracks/{id} with X-API-Key and no Authorization header', async () => {
-    track('mtrack_first');
+    await track('mtrack_first');
     const answer = await t.gql(t.keys.member, DELETE_TRACK, { organizationId: ORG, trackId: 'mtrack_first' });
     expect(answer.body.data!.deleteTrack).toMatchObject({
       __typename: 'TrackDeletion',
@@ -55,7 +55,7 @@ describe('deleteTrack', () => {
   });
 
   it('replays with alreadyDeleted and no second provider call', async () => {
-    track('mtrack_replay');
+    await track('mtrack_replay');
     const first = await t.gql(t.keys.member, DELETE_TRACK, { organizationId: ORG, trackId: 'mtrack_replay' });
     const again = await t.gql(t.keys.member, DELETE_TRACK, { organizationId: ORG, trackId: 'mtrack_replay' });
     expect(again.body.data!.deleteTrack).toMatchObject({
@@ -70,8 +70,8 @@ describe('deleteTrack', () => {
   });
 
   it("counts Aitronos' own 404 envelope as deleted, but an HTML 404 as FAILED UNRECOGNIZED_RESPONSE", async () => {
-    track('mtrack_gone');
-    track('mtrack_proxy');
+    await track('mtrack_gone');
+    await track('mtrack_proxy');
     t.simulators.aitronos.markMissing(trackPath(ORG, 'mtrack_gone'));
     const gone = await t.gql(t.keys.member, DELETE_TRACK, { organizationId: ORG, trackId: 'mtrack_gone' });
     expect(gone.body.data!.deleteTrack).toMatchObject({ deletedUpstream: true, upstream: { status: 'DELETED', reason: 'ALREADY_ABSENT', lastHttpStatus: 404 } });
@@ -86,7 +86,7 @@ describe('deleteTrack', () => {
   });
 
   it('keeps the provider deletion PENDING on 503 and says so in detail', async () => {
-    track('mtrack_busy');
+    await track('mtrack_busy');
     t.simulators.aitronos.pushFault({ status: 503, path: trackPath(ORG, 'mtrack_busy') });
     const answer = await t.gql(t.keys.member, DELETE_TRACK, { organizationId: ORG, trackId: 'mtrack_busy' });
     expect(answer.body.data!.deleteTrack).toMatchObject({
@@ -98,7 +98,7 @@ describe('deleteTrack', () => {
   });
 
   it("fails the provider deletion when Aitronos answers 403 (it does not see the caller as the creator)", async () => {
-    track('mtrack_mismatch');
+    await track('mtrack_mismatch');
     t.simulators.aitronos.setTrackCreatorMismatch('mtrack_mismatch');
     const answer = await t.gql(t.keys.member, DELETE_TRACK, { organizationId: ORG, trackId: 'mtrack_mismatch' });
     expect(answer.body.data!.deleteTrack).toMatchObject({
@@ -109,8 +109,8 @@ describe('deleteTrack', () => {
   });
 
   it("answers NotFoundError when organizationId is not the caller's and the track's, and calls nobody", async () => {
-    track('mtrack_mine');
-    track('mtrack_theirs', 'oscar', OTHER_ORG);
+    await track('mtrack_mine');
+    await track('mtrack_theirs', 'oscar', OTHER_ORG);
     const cases = [
       // The caller's track, named with another organisation.
       { key: t.keys.member, organizationId: OTHER_ORG, trackId: 'mtrack_mine' },
@@ -129,7 +129,7 @@ describe('deleteTrack', () => {
   });
 
   it('refuses an admin who is not the creator (seed 003: not even an admin), and calls nobody', async () => {
-    track('mtrack_bobs');
+    await track('mtrack_bobs');
     const admin = await t.gql(t.keys.admin, DELETE_TRACK, { organizationId: ORG, trackId: 'mtrack_bobs' });
     expect(admin.body.data!.deleteTrack).toMatchObject({ __typename: 'PermissionDeniedError', code: 'INSUFFICIENT_PERMISSIONS', status: 403 });
     const member = await t.gql(t.keys.member2, DELETE_TRACK, { organizationId: ORG, trackId: 'mtrack_bobs' });
@@ -140,7 +140,7 @@ describe('deleteTrack', () => {
   });
 
   it('never writes the X-API-Key credential or the callers\' keys to the logs or the provider errors', async () => {
-    track('mtrack_secret');
+    await track('mtrack_secret');
     t.simulators.aitronos.pushFault({
       status: 401,
       body: { success: false, error: { code: 'AUTHENTICATION_REQUIRED', status: 401, message: `bad key ${TEST_CREDENTIALS.aitronosApiKey}` } },

@@ -26,7 +26,7 @@ afterAll(async () => {
 
 describe('deleteTranscription at Aitronos audio', () => {
   it('calls the provider once with the bearer credential, then replays without a second call', async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'trans_first1', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'trans_first1', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
     const first = await t.gql(t.keys.member, DELETE_TRANSCRIPTION, { id: 'trans_first1' });
     const deletion = first.body.data!.deleteTranscription;
     expect(deletion).toMatchObject({
@@ -50,7 +50,7 @@ describe('deleteTranscription at Aitronos audio', () => {
   });
 
   it('makes exactly one provider call for 20 concurrent deletes of one resource', async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'trans_race', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'trans_race', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
     const answers = await Promise.all(Array.from({ length: 20 }, () => t.gql(t.keys.member, DELETE_TRANSCRIPTION, { id: 'trans_race' })));
     expect(answers.map((a) => a.body.data!.deleteTranscription.__typename)).toEqual(Array(20).fill('TranscriptionDeletion'));
     expect(answers.filter((a) => !a.body.data!.deleteTranscription.alreadyDeleted)).toHaveLength(1);
@@ -58,14 +58,14 @@ describe('deleteTranscription at Aitronos audio', () => {
   });
 
   it("answers NotFoundError for another organisation's transcription and calls nobody", async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'trans_theirs', provider: 'AITRONOS_AUDIO', organizationId: 'org_b', ownerId: 'olga' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'trans_theirs', provider: 'AITRONOS_AUDIO', organizationId: 'org_b', ownerId: 'olga' }]);
     const answer = await t.gql(t.keys.admin, DELETE_TRANSCRIPTION, { id: 'trans_theirs' });
     expect(answer.body.data!.deleteTranscription).toMatchObject({ __typename: 'NotFoundError', code: 'NOT_FOUND', status: 404 });
     expect(deletesTo(t.simulators.aitronos, '/v1/audio/transcribe/trans_theirs')).toHaveLength(0);
   });
 
   it('refuses a viewer with PermissionDeniedError', async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'trans_viewed', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'victor' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'trans_viewed', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'victor' }]);
     const answer = await t.gql(t.keys.viewer, DELETE_TRANSCRIPTION, { id: 'trans_viewed' });
     expect(answer.body.data!.deleteTranscription).toMatchObject({ __typename: 'PermissionDeniedError', code: 'INSUFFICIENT_PERMISSIONS' });
     expect(deletesTo(t.simulators.aitronos, '/v1/audio/transcribe/trans_viewed')).toHaveLength(0);
@@ -79,7 +79,7 @@ describe('deleteTranscription at Aitronos audio', () => {
   });
 
   it('keeps the deletion PENDING when the provider answers 503, and when it does not answer in time', async () => {
-    t.register([
+    await t.register([
       { kind: 'TRANSCRIPTION', id: 'trans_busy', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' },
       { kind: 'TRANSCRIPTION', id: 'trans_slow', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' },
     ]);
@@ -96,7 +96,7 @@ describe('deleteTranscription at Aitronos audio', () => {
   });
 
   it('fails the upstream deletion on 401 (retrying cannot help)', async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'trans_denied', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'trans_denied', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
     t.simulators.aitronos.pushFault({
       status: 401,
       body: { success: false, error: { code: 'AUTHENTICATION_REQUIRED', status: 401, message: 'no' } },
@@ -107,7 +107,7 @@ describe('deleteTranscription at Aitronos audio', () => {
   });
 
   it("records Aitronos' deleted_upstream: false as DELETED with reason PROVIDER_UPSTREAM_PENDING", async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'trans_subproc', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'trans_subproc', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
     t.simulators.aitronos.setDeletedUpstream(false);
     try {
       const answer = await t.gql(t.keys.member, DELETE_TRANSCRIPTION, { id: 'trans_subproc' });
@@ -123,7 +123,7 @@ describe('deleteTranscription at Aitronos audio', () => {
 
 describe('deleteTranscription at Rev AI', () => {
   it('sends DELETE /speechtotext/v1/jobs/{id} with the bearer token and reads 204 as deleted', async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'revjob1', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'revjob1', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
     const answer = await t.gql(t.keys.admin, DELETE_TRANSCRIPTION, { id: 'revjob1' });
     expect(answer.body.data!.deleteTranscription).toMatchObject({ provider: 'REV_AI', deletedUpstream: true, upstream: { status: 'DELETED', lastHttpStatus: 204 } });
     const calls = deletesTo(t.simulators.revai, '/speechtotext/v1/jobs/revjob1');
@@ -132,7 +132,7 @@ describe('deleteTranscription at Rev AI', () => {
   });
 
   it('keeps a job that is still in progress PENDING with reason JOB_IN_PROGRESS', async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'revbusy1', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'revbusy1', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
     t.simulators.revai.setJobState('revbusy1', 'in_progress');
     const answer = await t.gql(t.keys.admin, DELETE_TRANSCRIPTION, { id: 'revbusy1' });
     expect(answer.body.data!.deleteTranscription).toMatchObject({
@@ -143,7 +143,7 @@ describe('deleteTranscription at Rev AI', () => {
   });
 
   it("counts Rev AI's own 404 as deleted, but a route miss as FAILED UNRECOGNIZED_RESPONSE", async () => {
-    t.register([
+    await t.register([
       { kind: 'TRANSCRIPTION', id: 'revgone', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' },
       { kind: 'TRANSCRIPTION', id: 'revproxy', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' },
     ]);
@@ -158,14 +158,14 @@ describe('deleteTranscription at Rev AI', () => {
 
 describe('answers that are not the provider speaking', () => {
   it('reads an HTML page answering 200 for Rev AI as FAILED UNRECOGNIZED_RESPONSE, never as deleted', async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'revhtml', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'revhtml', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
     t.simulators.revai.pushFault({ status: 200, body: '<html>Welcome to nginx</html>', contentType: 'text/html', path: '/speechtotext/v1/jobs/revhtml' });
     const answer = await t.gql(t.keys.admin, DELETE_TRANSCRIPTION, { id: 'revhtml' });
     expect(answer.body.data!.deleteTranscription).toMatchObject({ deletedUpstream: false, upstream: { status: 'FAILED', reason: 'UNRECOGNIZED_RESPONSE' } });
   });
 
   it('reads an HTML page answering 200 for Aitronos audio as FAILED UNRECOGNIZED_RESPONSE', async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'trans_html', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'trans_html', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
     t.simulators.aitronos.pushFault({ status: 200, body: '<html>ok</html>', contentType: 'text/html', path: '/v1/audio/transcribe/trans_html' });
     const answer = await t.gql(t.keys.admin, DELETE_TRANSCRIPTION, { id: 'trans_html' });
     expect(answer.body.data!.deleteTranscription).toMatchObject({ deletedUpstream: false, upstream: { status: 'FAILED', reason: 'UNRECOGNIZED_RESPONSE' } });

@@ -1,16 +1,17 @@
 // The upstream retry worker against the real simulators, on an injected clock: each test moves time
 // itself and drives the worker with tick()/idle()/drain(), so nothing sleeps.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { and, asc, eq } from 'drizzle-orm';
-import { closeDatabase, immediate, openDatabase } from '../src/db/open.ts';
-import { auditEvents, resources, upstreamDeletions, type UpstreamDeletionRow } from '../src/db/schema.ts';
-import { LEASE_MARGIN_MS } from '../src/deletion/pipeline.ts';
+import { openDatabase } from '../src/db/open.ts';
+import { run } from '../src/db/sql.ts';
+import { LEASE_MARGIN_MS } from '../src/outbox/lease.ts';
+import { outboxRow } from '../src/outbox/list.ts';
+import type { UpstreamDeletionRow } from '../src/outbox/row.ts';
 import type { Provider } from '../src/domain.ts';
 import { createLogger } from '../src/logging.ts';
 import { silentObserver } from '../src/observer.ts';
 import { ProviderClient } from '../src/providers/http.ts';
 import { randomId, type Runtime } from '../src/runtime.ts';
-import { ceilingMs } from '../src/worker/backoff.ts';
+import { ceilingMs } from '../src/outbox/backoff.ts';
 import { Worker, type WorkerOptions } from '../src/worker/worker.ts';
 import { until } from './support/child.ts';
 import { ORG, deletesTo, startTestGateway, type TestGateway } from './support/harness.ts';
@@ -67,8 +68,8 @@ const RETRY = `mutation($kind: ResourceKind!, $id: ID!) {
 
 const audioPath = (id: string) => `/v1/audio/transcribe/${id}`;
 
-function registerAudio(...ids: string[]) {
-  t.register(ids.map((id) => ({ kind: 'TRANSCRIPTION', id, provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' })));
+async function registerAudio(...ids: string[]) {
+  await t.register(ids.map((id) => ({ kind: 'TRANSCRIPTION', id, provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' })));
 }
 
 async function deleteTranscription(id: string) {
@@ -76,23 +77,16 @@ async function deleteTranscription(id: string) {
   return answer.body.data!.deleteTranscription;
 }
 
-function row(kind: string, id: string): UpstreamDeletionRow {
-  return t.gateway.db
-    .select()
-    .from(upstreamDeletions)
-    .where(and(eq(upstreamDeletions.kind, kind), eq(upstreamDeletions.resourceId, id)))
-    .get()!;
+async function row(kind: string, id: string): Promise<UpstreamDeletionRow> {
+  return (await t.gateway.db.read(outboxRow(kind, id)))!;
 }
-const transcription = (id: string) => row('TRANSCRIPTION', id);
+async function transcription(id: string): Promise<UpstreamDeletionRow> {
+  return (await row('TRANSCRIPTION', id));
+}
 
-function events(id: string) {
-  return t.gateway.db
-    .select()
-    .from(auditEvents)
-    .where(eq(auditEvents.resourceId, id))
-    .orderBy(asc(auditEvents.seq))
-    .all()
-    .map((e) => ({ outcome: e.outcome, actor: e.actor, details: e.details }));
+async function events(id: string) {
+  const rows = await t.sql<{ outcome: string; actor: string; details: string | null }>('SELECT outcome, actor, details FROM audit_events WHERE resource_id = ? ORDER BY seq', [id]);
+  return rows.map((e) => ({ outcome: e.outcome, actor: e.actor, details: e.details === null ? null : (JSON.parse(e.details) as Record<string, unknown>) }));
 }
 
 /** Moves the clock to when the row is next due. */
@@ -101,14 +95,14 @@ function untilDue(r: UpstreamDeletionRow) {
 }
 
 async function tickAndWait(worker: Worker): Promise<number> {
-  const claimed = worker.tick();
+  const claimed = await worker.tick();
   await worker.idle();
   return claimed;
 }
 
 describe('retries', () => {
   it('retries a provider answering 503 three times, with full-jitter backoff, then delivers', async () => {
-    registerAudio('trans_w503');
+    (await registerAudio('trans_w503'));
     t.simulators.aitronos.pushFault({ status: 503, times: 3, path: audioPath('trans_w503') });
     // Jitter drawn for the 1st, 2nd and 3rd retry: the delay is random × ceiling, ceiling = 2 s × 2^(n-1).
     const jitter = [0.75, 0, 0.999];
@@ -120,7 +114,7 @@ describe('retries', () => {
     const worker = newWorker();
     const delays: number[] = [];
     for (let retry = 1; retry <= 3; retry += 1) {
-      const pending = transcription('trans_w503');
+      const pending = (await transcription('trans_w503'));
       const delay = Date.parse(pending.nextAttemptAt!) - now;
       delays.push(delay);
       expect(delay).toBe(Math.floor(jitter[retry - 1]! * ceilingMs(retry, 'default')));
@@ -128,15 +122,15 @@ describe('retries', () => {
       expect(delay).toBeLessThan(ceilingMs(retry, 'default'));
       if (delay > 0) {
         advance(delay - 1);
-        expect(worker.tick()).toBe(0); // not due yet
+        expect((await worker.tick())).toBe(0); // not due yet
       }
       untilDue(pending);
       expect(await tickAndWait(worker)).toBe(1);
     }
     expect(delays).toEqual([1500, 0, 7992]);
-    expect(transcription('trans_w503')).toMatchObject({ status: 'DELETED', attempts: 4, lastHttpStatus: 200, lastError: null });
+    expect((await transcription('trans_w503'))).toMatchObject({ status: 'DELETED', attempts: 4, lastHttpStatus: 200, lastError: null });
     expect(deletesTo(t.simulators.aitronos, audioPath('trans_w503'))).toHaveLength(4);
-    expect(events('trans_w503').map((e) => `${e.outcome} ${e.actor}`)).toEqual([
+    expect((await events('trans_w503')).map((e) => `${e.outcome} ${e.actor}`)).toEqual([
       expect.stringMatching(/^DELETED user:bob/),
       'UPSTREAM_RETRY_SCHEDULED system:gateway',
       'UPSTREAM_RETRY_SCHEDULED system:worker',
@@ -147,7 +141,7 @@ describe('retries', () => {
 
   it('waits as long as Retry-After asks, in seconds or as an HTTP date, when that is longer than the backoff', async () => {
     now = Math.ceil(now / 1000) * 1000 + 1000; // an HTTP date has whole seconds
-    registerAudio('trans_wra_s', 'trans_wra_d', 'trans_wra_short');
+    (await registerAudio('trans_wra_s', 'trans_wra_d', 'trans_wra_short'));
     t.simulators.aitronos.pushFault({ status: 429, retryAfter: '120', path: audioPath('trans_wra_s') });
     t.simulators.aitronos.pushFault({ status: 429, retryAfter: new Date(now + 300_000).toUTCString(), path: audioPath('trans_wra_d') });
     t.simulators.aitronos.pushFault({ status: 503, retryAfter: '1', path: audioPath('trans_wra_short') });
@@ -156,10 +150,10 @@ describe('retries', () => {
     await deleteTranscription('trans_wra_d');
     await deleteTranscription('trans_wra_short');
     const start = now;
-    expect(transcription('trans_wra_s')).toMatchObject({ status: 'PENDING', reason: 'RATE_LIMITED', nextAttemptAt: new Date(start + 120_000).toISOString() });
-    expect(transcription('trans_wra_d')).toMatchObject({ status: 'PENDING', reason: 'RATE_LIMITED', nextAttemptAt: new Date(start + 300_000).toISOString() });
+    expect((await transcription('trans_wra_s'))).toMatchObject({ status: 'PENDING', reason: 'RATE_LIMITED', nextAttemptAt: new Date(start + 120_000).toISOString() });
+    expect((await transcription('trans_wra_d'))).toMatchObject({ status: 'PENDING', reason: 'RATE_LIMITED', nextAttemptAt: new Date(start + 300_000).toISOString() });
     // Retry-After: 1 is shorter than the 1.8 s drawn from the backoff: the backoff stands.
-    expect(transcription('trans_wra_short')).toMatchObject({ nextAttemptAt: new Date(start + 1_800).toISOString() });
+    expect((await transcription('trans_wra_short'))).toMatchObject({ nextAttemptAt: new Date(start + 1_800).toISOString() });
 
     const worker = newWorker();
     advance(119_999);
@@ -167,16 +161,16 @@ describe('retries', () => {
     expect(deletesTo(t.simulators.aitronos, audioPath('trans_wra_s'))).toHaveLength(1);
     advance(1);
     await tickAndWait(worker);
-    expect(transcription('trans_wra_s').status).toBe('DELETED');
-    expect(transcription('trans_wra_d').status).toBe('PENDING');
+    expect((await transcription('trans_wra_s')).status).toBe('DELETED');
+    expect((await transcription('trans_wra_d')).status).toBe('PENDING');
     now = start + 300_000;
     await tickAndWait(worker);
-    expect(transcription('trans_wra_d').status).toBe('DELETED');
-    expect(transcription('trans_wra_short').status).toBe('DELETED');
+    expect((await transcription('trans_wra_d')).status).toBe('DELETED');
+    expect((await transcription('trans_wra_short')).status).toBe('DELETED');
   });
 
   it('fails on 401 at once; retryUpstreamDeletion re-queues it with a full set of attempts and the worker delivers', async () => {
-    registerAudio('trans_w401');
+    (await registerAudio('trans_w401'));
     t.simulators.aitronos.pushFault({
       status: 401,
       body: { success: false, error: { code: 'AUTHENTICATION_REQUIRED', status: 401, message: 'Invalid API key' } },
@@ -197,8 +191,8 @@ describe('retries', () => {
       nextAttemptAt: new Date(now).toISOString(),
     });
     expect(await tickAndWait(worker)).toBe(1);
-    expect(transcription('trans_w401')).toMatchObject({ status: 'DELETED', attempts: 1 });
-    expect(events('trans_w401').map((e) => `${e.outcome} ${e.actor.split(' ')[0]}`)).toEqual([
+    expect((await transcription('trans_w401'))).toMatchObject({ status: 'DELETED', attempts: 1 });
+    expect((await events('trans_w401')).map((e) => `${e.outcome} ${e.actor.split(' ')[0]}`)).toEqual([
       'DELETED user:bob',
       'UPSTREAM_FAILED system:gateway',
       'UPSTREAM_REQUEUED user:alice',
@@ -207,45 +201,45 @@ describe('retries', () => {
   });
 
   it('keeps retrying a Rev AI job in progress beyond UPSTREAM_MAX_ATTEMPTS, on its slower schedule, until it is transcribed', async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'revwprog', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'revwprog', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
     t.simulators.revai.setJobState('revwprog', 'in_progress');
     expect(await deleteTranscription('revwprog')).toMatchObject({ upstream: { status: 'PENDING', reason: 'JOB_IN_PROGRESS', lastHttpStatus: 409 } });
     const worker = newWorker();
     for (let retry = 1; retry <= MAX_ATTEMPTS + 2; retry += 1) {
-      const pending = row('TRANSCRIPTION', 'revwprog');
+      const pending = (await row('TRANSCRIPTION', 'revwprog'));
       const delay = Date.parse(pending.nextAttemptAt!) - now;
       expect(delay).toBe(Math.floor(0.5 * ceilingMs(retry, 'jobInProgress')));
       untilDue(pending);
       expect(await tickAndWait(worker)).toBe(1);
-      expect(row('TRANSCRIPTION', 'revwprog')).toMatchObject({ status: 'PENDING', reason: 'JOB_IN_PROGRESS', attempts: retry + 1 });
+      expect((await row('TRANSCRIPTION', 'revwprog'))).toMatchObject({ status: 'PENDING', reason: 'JOB_IN_PROGRESS', attempts: retry + 1 });
     }
     t.simulators.revai.setJobState('revwprog', 'transcribed');
-    untilDue(row('TRANSCRIPTION', 'revwprog'));
+    untilDue((await row('TRANSCRIPTION', 'revwprog')));
     await tickAndWait(worker);
-    expect(row('TRANSCRIPTION', 'revwprog')).toMatchObject({ status: 'DELETED', attempts: MAX_ATTEMPTS + 4, lastHttpStatus: 204 });
+    expect((await row('TRANSCRIPTION', 'revwprog'))).toMatchObject({ status: 'DELETED', attempts: MAX_ATTEMPTS + 4, lastHttpStatus: 204 });
   });
 
   it('gives up on a Rev AI job still in progress after the deadline (7 days by default)', async () => {
-    t.register([{ kind: 'TRANSCRIPTION', id: 'revwstuck', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'revwstuck', provider: 'REV_AI', organizationId: ORG, ownerId: 'bob' }]);
     t.simulators.revai.setJobState('revwstuck', 'in_progress');
     await deleteTranscription('revwstuck');
     advance(t.config.jobInProgressDeadlineMs);
     await tickAndWait(newWorker());
-    expect(row('TRANSCRIPTION', 'revwstuck')).toMatchObject({ status: 'FAILED', reason: 'JOB_IN_PROGRESS_DEADLINE', attempts: 2 });
+    expect((await row('TRANSCRIPTION', 'revwstuck'))).toMatchObject({ status: 'FAILED', reason: 'JOB_IN_PROGRESS_DEADLINE', attempts: 2 });
 
     // An operator re-queues it: a whole new deadline, so a job still in progress keeps it PENDING.
     const requeued = await t.gql(t.keys.admin, RETRY, { kind: 'TRANSCRIPTION', id: 'revwstuck' });
     expect(requeued.body.data!.retryUpstreamDeletion).toMatchObject({ status: 'PENDING' });
     await tickAndWait(newWorker());
-    expect(row('TRANSCRIPTION', 'revwstuck')).toMatchObject({ status: 'PENDING', reason: 'JOB_IN_PROGRESS' });
+    expect((await row('TRANSCRIPTION', 'revwstuck'))).toMatchObject({ status: 'PENDING', reason: 'JOB_IN_PROGRESS' });
     t.simulators.revai.setJobState('revwstuck', 'transcribed');
-    untilDue(row('TRANSCRIPTION', 'revwstuck'));
+    untilDue((await row('TRANSCRIPTION', 'revwstuck')));
     await tickAndWait(newWorker());
-    expect(row('TRANSCRIPTION', 'revwstuck')).toMatchObject({ status: 'DELETED' });
+    expect((await row('TRANSCRIPTION', 'revwstuck'))).toMatchObject({ status: 'DELETED' });
   });
 
   it('gives up after UPSTREAM_MAX_ATTEMPTS calls, keeping the last error', async () => {
-    registerAudio('trans_wmax');
+    (await registerAudio('trans_wmax'));
     t.simulators.aitronos.pushFault({ status: 503, times: 10, path: audioPath('trans_wmax') });
     await deleteTranscription('trans_wmax');
     const worker = newWorker();
@@ -253,7 +247,7 @@ describe('retries', () => {
       advance(3_600_000);
       await tickAndWait(worker);
     }
-    expect(transcription('trans_wmax')).toMatchObject({
+    expect((await transcription('trans_wmax'))).toMatchObject({
       status: 'FAILED',
       reason: 'MAX_ATTEMPTS_EXCEEDED',
       attempts: MAX_ATTEMPTS,
@@ -262,7 +256,7 @@ describe('retries', () => {
       nextAttemptAt: null,
     });
     expect(deletesTo(t.simulators.aitronos, audioPath('trans_wmax'))).toHaveLength(MAX_ATTEMPTS);
-    expect(events('trans_wmax').at(-1)).toMatchObject({
+    expect((await events('trans_wmax')).at(-1)).toMatchObject({
       outcome: 'UPSTREAM_FAILED',
       actor: 'system:worker',
       details: { reason: 'MAX_ATTEMPTS_EXCEEDED', lastReason: 'PROVIDER_UNAVAILABLE', error: 'HTTP 503: Injected fault 503' },
@@ -270,94 +264,94 @@ describe('retries', () => {
   });
 
   it('gives up on a row whose every call died with its process: attempts count when claimed', async () => {
-    registerAudio('trans_wcrash');
+    (await registerAudio('trans_wcrash'));
     t.simulators.aitronos.pushFault({ status: 503, path: audioPath('trans_wcrash') });
     await deleteTranscription('trans_wcrash');
     const crashing = newWorker();
     for (let attempt = 2; attempt <= MAX_ATTEMPTS; attempt += 1) {
       advance(3_600_000);
       // Claimed, then the process "dies" before calling: nothing is recorded.
-      expect(crashing.claim('AITRONOS_AUDIO', 10).map((r) => r.resourceId)).toEqual(['trans_wcrash']);
+      expect((await crashing.claim('AITRONOS_AUDIO', 10)).map((r) => r.resourceId)).toEqual(['trans_wcrash']);
     }
     advance(3_600_000);
     expect(await tickAndWait(newWorker())).toBe(0);
-    expect(transcription('trans_wcrash')).toMatchObject({ status: 'FAILED', reason: 'MAX_ATTEMPTS_EXCEEDED', attempts: MAX_ATTEMPTS, lastHttpStatus: 503 });
+    expect((await transcription('trans_wcrash'))).toMatchObject({ status: 'FAILED', reason: 'MAX_ATTEMPTS_EXCEEDED', attempts: MAX_ATTEMPTS, lastHttpStatus: 503 });
     expect(deletesTo(t.simulators.aitronos, audioPath('trans_wcrash'))).toHaveLength(1);
   });
 });
 
 describe('leases', () => {
   it("claims a row again once its crashed holder's lease has expired", async () => {
-    registerAudio('trans_wlease');
+    (await registerAudio('trans_wlease'));
     t.simulators.aitronos.pushFault({ status: 503, path: audioPath('trans_wlease') });
     await deleteTranscription('trans_wlease');
     advance(3_600_000);
     const crashed = newWorker();
-    expect(crashed.claim('AITRONOS_AUDIO', 10)).toHaveLength(1);
+    expect(await crashed.claim('AITRONOS_AUDIO', 10)).toHaveLength(1);
     const survivor = newWorker();
     advance(leaseMs - 1);
     expect(await tickAndWait(survivor)).toBe(0);
     advance(2);
     expect(await tickAndWait(survivor)).toBe(1);
-    expect(transcription('trans_wlease')).toMatchObject({ status: 'DELETED', attempts: 3, leaseOwner: null });
+    expect((await transcription('trans_wlease'))).toMatchObject({ status: 'DELETED', attempts: 3, leaseOwner: null });
     expect(deletesTo(t.simulators.aitronos, audioPath('trans_wlease'))).toHaveLength(2);
   });
 
   it('drops the answer of a worker that lost its lease; the next holder re-delivers and the provider\'s 404 ends it DELETED', async () => {
-    registerAudio('trans_wholder');
+    (await registerAudio('trans_wholder'));
     t.simulators.aitronos.pushFault({ status: 503, path: audioPath('trans_wholder') });
     await deleteTranscription('trans_wholder');
     advance(3_600_000);
     // The first holder's call is slow; meanwhile its lease expires and another worker takes the row.
     t.simulators.aitronos.pushFault({ latencyMs: 200, path: audioPath('trans_wholder') });
     const slow = newWorker();
-    expect(slow.tick()).toBe(1);
+    expect(await slow.tick()).toBe(1);
     advance(leaseMs + 1);
     const next = newWorker();
-    expect(next.claim('AITRONOS_AUDIO', 10).map((r) => r.resourceId)).toEqual(['trans_wholder']);
+    expect((await next.claim('AITRONOS_AUDIO', 10)).map((r) => r.resourceId)).toEqual(['trans_wholder']);
     await slow.idle();
     // The provider did delete, but the slow worker no longer holds the row: the row is left to its
     // holder, and the trail keeps the provider's confirmation, marked as arriving after the lease.
     expect(t.simulators.aitronos.successfulDeletes().get(audioPath('trans_wholder'))).toBe(1);
-    expect(transcription('trans_wholder')).toMatchObject({ status: 'PENDING', leaseOwner: next.owner });
-    expect(events('trans_wholder').filter((e) => e.outcome === 'UPSTREAM_DELETED').map((e) => e.details)).toEqual([
+    expect((await transcription('trans_wholder'))).toMatchObject({ status: 'PENDING', leaseOwner: next.owner });
+    expect((await events('trans_wholder')).filter((e) => e.outcome === 'UPSTREAM_DELETED').map((e) => e.details)).toEqual([
       expect.objectContaining({ leaseLost: true, deleted_upstream: true }),
     ]);
     // The new holder dies too; a third worker re-delivers after its lease.
     advance(leaseMs + 1);
     await tickAndWait(newWorker());
-    expect(transcription('trans_wholder')).toMatchObject({ status: 'DELETED', reason: 'ALREADY_ABSENT', lastHttpStatus: 404 });
+    expect((await transcription('trans_wholder'))).toMatchObject({ status: 'DELETED', reason: 'ALREADY_ABSENT', lastHttpStatus: 404 });
     expect(t.simulators.aitronos.successfulDeletes().get(audioPath('trans_wholder'))).toBe(1);
-    expect(events('trans_wholder').filter((e) => e.outcome === 'UPSTREAM_DELETED').map((e) => e.details?.leaseLost ?? false)).toEqual([true, false]);
+    expect((await events('trans_wholder')).filter((e) => e.outcome === 'UPSTREAM_DELETED').map((e) => e.details?.leaseLost ?? false)).toEqual([true, false]);
   });
 
   it('delivers a deletion whose inline provider call never returned; the provider\'s own 404 ends it DELETED', async () => {
-    registerAudio('trans_wlost');
+    (await registerAudio('trans_wlost'));
     // The provider takes the DELETE and never answers (the gateway would have died waiting).
     t.simulators.aitronos.pushFault({ hang: true, path: audioPath('trans_wlost') });
     const answer = deleteTranscription('trans_wlost');
     await until(() => deletesTo(t.simulators.aitronos, audioPath('trans_wlost')).length === 1, 5_000, 'the DELETE to reach the provider', 5);
     t.simulators.aitronos.markDeleted(audioPath('trans_wlost'));
-    expect(transcription('trans_wlost')).toMatchObject({ status: 'PENDING', leaseOwner: expect.stringContaining('/request/') });
+    expect((await transcription('trans_wlost'))).toMatchObject({ status: 'PENDING', leaseOwner: expect.stringContaining('/request/') });
     const worker = newWorker();
-    expect(worker.tick()).toBe(0); // the request holds the lease
+    expect((await worker.tick())).toBe(0); // the request holds the lease
     advance(leaseMs + 1);
     expect(await tickAndWait(worker)).toBe(1);
-    expect(transcription('trans_wlost')).toMatchObject({ status: 'DELETED', reason: 'ALREADY_ABSENT', lastHttpStatus: 404, attempts: 2 });
+    expect((await transcription('trans_wlost'))).toMatchObject({ status: 'DELETED', reason: 'ALREADY_ABSENT', lastHttpStatus: 404, attempts: 2 });
     // The request's own call times out later; its lease is gone, so it records nothing and shows the truth.
     expect(await answer).toMatchObject({ deletedUpstream: true, upstream: { status: 'DELETED', reason: 'ALREADY_ABSENT' } });
-    expect(events('trans_wlost').map((e) => `${e.outcome} ${e.actor.split(' ')[0]}`)).toEqual(['DELETED user:bob', 'UPSTREAM_DELETED system:worker']);
+    expect((await events('trans_wlost')).map((e) => `${e.outcome} ${e.actor.split(' ')[0]}`)).toEqual(['DELETED user:bob', 'UPSTREAM_DELETED system:worker']);
   });
 
   it('two workers on one database (two connections) call the provider once per row', async () => {
     const ids = Array.from({ length: 30 }, (_, i) => `trans_wtwo${i}`);
-    registerAudio(...ids);
+    (await registerAudio(...ids));
     t.simulators.aitronos.pushFault({ status: 503, times: ids.length, path: '/v1/audio/transcribe/trans_wtwo' });
     for (const id of ids) await deleteTranscription(id);
     // Slow answers keep calls in flight while the other worker looks for due rows.
     t.simulators.aitronos.pushFault({ latencyMs: 20, times: ids.length, path: '/v1/audio/transcribe/trans_wtwo' });
     advance(3_600_000);
-    const otherDb = openDatabase(t.dbPath);
+    const otherDb = await openDatabase(t.database.target);
     const otherClient = new ProviderClient(t.config, runtime.clock);
     try {
       const first = newWorker({ concurrencyPerProvider: 4 });
@@ -367,10 +361,10 @@ describe('leases', () => {
       expect(Math.min(...claimed)).toBeGreaterThan(0);
     } finally {
       await otherClient.close();
-      closeDatabase(otherDb);
+      await otherDb.close();
     }
     for (const id of ids) {
-      expect(transcription(id).status).toBe('DELETED');
+      expect((await transcription(id)).status).toBe('DELETED');
       expect(deletesTo(t.simulators.aitronos, audioPath(id))).toHaveLength(2); // the 503, then one delivery
     }
   });
@@ -381,8 +375,8 @@ describe('isolation', () => {
     randoms = Array(40).fill(0); // retries due at once: no clock moves needed until the circuit's cooldown
     const hanging = Array.from({ length: 6 }, (_, i) => `trans_whang${i}`);
     const fast = Array.from({ length: 5 }, (_, i) => `job-wfast${i}`);
-    registerAudio(...hanging);
-    t.register(fast.map((id) => ({ kind: 'BATCH_JOB', id, organizationId: ORG, ownerId: 'bob' })));
+    (await registerAudio(...hanging));
+    await t.register(fast.map((id) => ({ kind: 'BATCH_JOB', id, organizationId: ORG, ownerId: 'bob' })));
     t.simulators.aitronos.pushFault({ status: 503, times: hanging.length, path: '/v1/audio/transcribe/trans_whang' });
     t.simulators.daily.pushFault({ status: 503, times: 4, path: '/v1/batch-processor/job-wfast' });
     for (const id of hanging) await deleteTranscription(id);
@@ -390,14 +384,14 @@ describe('isolation', () => {
     t.simulators.aitronos.pushFault({ hang: true, times: Infinity, path: '/v1/audio/transcribe/trans_whang' });
 
     const worker = newWorker({ concurrencyPerProvider: 4, circuitThreshold: 3, circuitCooldownMs: 60_000 });
-    expect(worker.tick()).toBe(8);
+    expect((await worker.tick())).toBe(8);
     await worker.idle('DAILY');
     // Daily is done while all four Aitronos calls still hang.
-    for (const id of fast.slice(0, 4)) expect(row('BATCH_JOB', id).status).toBe('DELETED');
+    for (const id of fast.slice(0, 4)) expect((await row('BATCH_JOB', id)).status).toBe('DELETED');
     expect(worker.inFlightFor('AITRONOS_AUDIO')).toBe(4);
-    expect(worker.tick()).toBe(0); // Aitronos has no room; nothing else is due
+    expect((await worker.tick())).toBe(0); // Aitronos has no room; nothing else is due
     await worker.idle();
-    expect(hanging.slice(0, 4).map((id) => transcription(id).reason)).toEqual(Array(4).fill('TIMEOUT'));
+    expect((await Promise.all(hanging.slice(0, 4).map(transcription))).map((r) => r.reason)).toEqual(Array(4).fill('TIMEOUT'));
     expect(worker.circuit('AITRONOS_AUDIO').state).toBe('open');
 
     // Open circuit: due Aitronos rows wait without spending attempts; Daily goes on.
@@ -405,44 +399,34 @@ describe('isolation', () => {
     t.simulators.daily.pushFault({ status: 503, path: '/v1/batch-processor/job-wfast' });
     await t.gql(t.keys.member, DELETE_BATCH_JOB, { id: fast[4] });
     expect(await tickAndWait(worker)).toBe(1);
-    expect(row('BATCH_JOB', fast[4]!).status).toBe('DELETED');
+    expect((await row('BATCH_JOB', fast[4]!)).status).toBe('DELETED');
     expect(t.simulators.aitronos.requests.length).toBe(aitronosCalls);
 
     // Aitronos recovers; after the cooldown one probe goes through, closes the circuit, the rest follow.
     t.simulators.aitronos.clearFaults();
     advance(60_000);
-    expect(worker.tick()).toBe(1);
+    expect((await worker.tick())).toBe(1);
     await worker.idle();
     expect(worker.circuit('AITRONOS_AUDIO').state).toBe('closed');
     await worker.drain();
-    for (const id of hanging) expect(transcription(id).status).toBe('DELETED');
+    for (const id of hanging) expect((await transcription(id)).status).toBe('DELETED');
   });
 });
 
 describe('backlog', () => {
   it('drains 1,000 pending deletions once the provider recovers, calling it once for each', async () => {
     const ids = Array.from({ length: 1000 }, (_, i) => `trans_wbulk${i}`);
-    registerAudio(...ids);
+    (await registerAudio(...ids));
     // The state a provider outage leaves: committed deletions, each with its outbox row waiting.
     const at = new Date(now).toISOString();
-    immediate(t.gateway.db, (tx) => {
+    await t.gateway.db.write(function* () {
       for (const id of ids) {
-        tx.update(resources).set({ deletedAt: at, deletedBy: 'user:bob', updatedAt: at }).where(and(eq(resources.kind, 'TRANSCRIPTION'), eq(resources.id, id))).run();
-        tx.insert(upstreamDeletions)
-          .values({
-            kind: 'TRANSCRIPTION',
-            resourceId: id,
-            provider: 'AITRONOS_AUDIO' satisfies Provider,
-            organizationId: ORG,
-            status: 'PENDING',
-            attempts: 1,
-            reason: 'PROVIDER_UNAVAILABLE',
-            lastHttpStatus: 503,
-            nextAttemptAt: at,
-            createdAt: at,
-            updatedAt: at,
-          })
-          .run();
+        yield* run("UPDATE resources SET deleted_at = ?, deleted_by = 'user:bob', updated_at = ? WHERE kind = 'TRANSCRIPTION' AND id = ?", [at, at, id]);
+        yield* run(
+          `INSERT INTO upstream_deletions (kind, resource_id, provider, organization_id, status, attempts, reason, last_http_status, next_attempt_at, created_at, updated_at)
+           VALUES ('TRANSCRIPTION', ?, ?, ?, 'PENDING', 1, 'PROVIDER_UNAVAILABLE', 503, ?, ?, ?)`,
+          [id, 'AITRONOS_AUDIO' satisfies Provider, ORG, at, at, at],
+        );
       }
     });
     const worker = newWorker();
@@ -450,7 +434,7 @@ describe('backlog', () => {
     await worker.drain();
     const elapsed = performance.now() - started;
     console.log(`worker drained 1000 pending deletions in ${Math.round(elapsed)} ms (${Math.round(1000 / (elapsed / 1000))}/s, 16 calls in flight per provider)`);
-    const left = t.gateway.db.select().from(upstreamDeletions).where(eq(upstreamDeletions.status, 'PENDING')).all();
+    const left = await t.sql("SELECT kind, resource_id FROM upstream_deletions WHERE status = 'PENDING'");
     expect(left).toEqual([]);
     const successes = t.simulators.aitronos.successfulDeletes();
     expect(ids.filter((id) => successes.get(audioPath(id)) !== 1)).toEqual([]);

@@ -1,11 +1,11 @@
-// Appending to the audit trail. Always called inside the transaction that makes the change the event
+// Appending to the audit trail. Always part of the transaction that makes the change the event
 // records, so there is never a change without its event, nor an event without its change.
 import type { AuditOutcome, Provider, ResourceKind } from '../domain.ts';
-import type { AuditEventRow } from '../db/schema.ts';
-import type { Db } from '../db/open.ts';
-import { statementsOf } from '../db/statements.ts';
+import { get, type Work } from '../db/sql.ts';
 import type { Runtime } from '../runtime.ts';
 import { canonicalJson, eventHash } from './chain.ts';
+import type { AuditEventRow } from './event.ts';
+import { advanceLogHead, lockLogHead, logIdOf } from './log.ts';
 
 export interface AuditInput {
   actor: string;
@@ -21,20 +21,27 @@ export interface AuditInput {
   details?: Record<string, unknown> | null;
 }
 
+const INSERT = `INSERT INTO audit_events
+  (log_id, log_index, id, at, actor, organization_id, action, resource_kind, resource_id, provider, outcome, request_id,
+   trace_id, upstream_http_status, details, previous_hash, hash)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`;
+
 /**
- * `db` must have a transaction open that holds the write lock (`immediate`): the append reads the
- * last hash and inserts after it, and nothing may slip in between.
+ * Appends one event to its organisation's log. Runs inside a write transaction (Database.write):
+ * the log's head row is locked first, so reading the previous hash, inserting after it and moving
+ * the head cannot be separated by another append to the same log (and should one ever slip in,
+ * the unique indexes on the log's index and link refuse it).
  */
-export function appendAuditEvent(db: Db, runtime: Runtime, input: AuditInput): AuditEventRow {
-  // The chain is linear: the caller's transaction holds the write lock, so nobody else can append
-  // between this read of the last hash and the insert below (and should a caller ever append outside
-  // such a transaction, the audit_events_chain_link index refuses the second event on one predecessor).
-  const sql = statementsOf(db);
-  const last = sql.lastAuditHash.get();
-  const previousHash = last?.hash ?? null;
+export function* appendEvent(runtime: Runtime, input: AuditInput): Work<AuditEventRow> {
+  const at = runtime.clock.now().toISOString();
+  const head = yield* lockLogHead(logIdOf(input.organizationId), at);
+  const previousHash = head.headHash;
+  // Round-trip through JSON so what is hashed is exactly what is stored (Dates become strings,
+  // undefined goes), through the canonical form so the stored text has its keys in order.
+  const detailsText = input.details ? canonicalJson(JSON.parse(JSON.stringify(input.details))) : null;
   const event = {
     id: runtime.newId('evt'),
-    at: runtime.clock.now().toISOString(),
+    at,
     actor: input.actor,
     organizationId: input.organizationId,
     action: input.action,
@@ -45,13 +52,28 @@ export function appendAuditEvent(db: Db, runtime: Runtime, input: AuditInput): A
     requestId: input.requestId ?? null,
     traceId: input.traceId ?? null,
     upstreamHttpStatus: input.upstreamHttpStatus ?? null,
-    // Round-trip through JSON so what is hashed is exactly what is stored (Dates become strings,
-    // undefined goes), then through the canonical form so the stored text has its keys in order.
-    details: input.details ? (JSON.parse(canonicalJson(JSON.parse(JSON.stringify(input.details)))) as Record<string, unknown>) : null,
+    details: detailsText === null ? null : (JSON.parse(detailsText) as Record<string, unknown>),
   };
   const hash = eventHash(previousHash, event);
-  // No RETURNING: every field is known here but seq, and drizzle's row mapping for it costs more
-  // than the insert itself (each delete appends at least two events).
-  const inserted = sql.insertAudit.run({ ...event, previousHash, hash });
-  return { seq: Number(inserted.lastInsertRowid), ...event, previousHash, hash };
+  const inserted = yield* get<{ seq: number }>(INSERT, [
+    head.logId,
+    head.size,
+    event.id,
+    event.at,
+    event.actor,
+    event.organizationId,
+    event.action,
+    event.resourceKind,
+    event.resourceId,
+    event.provider,
+    event.outcome,
+    event.requestId,
+    event.traceId,
+    event.upstreamHttpStatus,
+    detailsText,
+    previousHash,
+    hash,
+  ]);
+  yield* advanceLogHead(head, hash, at);
+  return { seq: Number(inserted!.seq), logId: head.logId, logIndex: head.size, ...event, previousHash, hash };
 }

@@ -1,9 +1,8 @@
 // Reading an organisation's audit events, newest first, by keyset on seq: each page is one indexed
 // range scan (audit_events_org_seq, _org_resource or _org_outcome), never an OFFSET walk.
-import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
 import type { AuditOutcome } from '../domain.ts';
-import type { Db } from '../db/open.ts';
-import { auditEvents, type AuditEventRow } from '../db/schema.ts';
+import { all, type Work } from '../db/sql.ts';
+import { AUDIT_COLUMNS, decodeAuditEvent, type AuditEventRow } from './event.ts';
 
 export interface AuditEventQuery {
   organizationId: string;
@@ -14,16 +13,21 @@ export interface AuditEventQuery {
   limit: number;
 }
 
-export function listAuditEvents(db: Db, query: AuditEventQuery): AuditEventRow[] {
-  const conditions: SQL[] = [eq(auditEvents.organizationId, query.organizationId)];
-  if (query.resourceId) conditions.push(eq(auditEvents.resourceId, query.resourceId));
-  if (query.outcome) conditions.push(eq(auditEvents.outcome, query.outcome));
-  if (query.beforeSeq !== null && query.beforeSeq !== undefined) conditions.push(lt(auditEvents.seq, query.beforeSeq));
-  return db
-    .select()
-    .from(auditEvents)
-    .where(and(...conditions))
-    .orderBy(desc(auditEvents.seq))
-    .limit(query.limit)
-    .all();
+export function* listAuditEvents(query: AuditEventQuery): Work<AuditEventRow[]> {
+  const where = ['organization_id = ?'];
+  const params: unknown[] = [query.organizationId];
+  if (query.resourceId) {
+    where.push('resource_id = ?');
+    params.push(query.resourceId);
+  }
+  if (query.outcome) {
+    where.push('outcome = ?');
+    params.push(query.outcome);
+  }
+  if (query.beforeSeq !== null && query.beforeSeq !== undefined) {
+    where.push('seq < ?');
+    params.push(query.beforeSeq);
+  }
+  const rows = yield* all(`SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`, [...params, query.limit]);
+  return rows.map(decodeAuditEvent);
 }

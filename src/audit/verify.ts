@@ -1,18 +1,19 @@
-// Verifying the audit trail: recompute every hash in chain order and name the first event that does
-// not match. Rows are read in keyset chunks (a million events never sit in memory, and the async
-// form lets the server answer other requests between chunks), as raw arrays, and hashed with one
-// string build and one one-shot SHA-256 each: about a million events in a few seconds.
-import { and, asc, eq, gt, gte, lte, max, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../db/open.ts';
-import { auditEvents, type AuditEventRow } from '../db/schema.ts';
+// Verifying audit logs: walk a log in index order, recompute every hash and link, rebuild its Merkle
+// frontier, and compare the end with the log's head (size, last hash, frontier). Names the first
+// event that does not verify. Rows are read in keyset chunks, so a million events never sit in
+// memory, and the server answers other requests between chunks.
+import type { Database } from '../db/database.ts';
+import { all, get, type Work } from '../db/sql.ts';
 import { canonicalJson, chainHash } from './chain.ts';
+import { AUDIT_COLUMNS, decodeAuditEvent, type AuditEventRow } from './event.ts';
+import { decodeFrontier, extendFrontier, leafHashOf, logIdOf, rootOfFrontier, type StoredNode } from './log.ts';
 
 export interface Verification {
   valid: boolean;
   eventsChecked: number;
   /** The first event that does not verify; null when valid, or when the newest events were removed. */
   firstInvalidEventId: string | null;
-  /** Why it fails: its content, its link to the event before it, or a missing tail. */
+  /** Why it fails: its content, its link to the event before it, a gap, or a missing tail. */
   problem: string | null;
 }
 
@@ -22,198 +23,217 @@ export const RELINKED =
 
 const CHUNK_ROWS = 10_000;
 
-/** The columns read for verification, in the order of the hashed fields, then the chain's own. */
-const CHAIN_COLUMNS = {
-  seq: auditEvents.seq,
-  id: auditEvents.id,
-  at: auditEvents.at,
-  actor: auditEvents.actor,
-  organizationId: auditEvents.organizationId,
-  action: auditEvents.action,
-  resourceKind: auditEvents.resourceKind,
-  resourceId: auditEvents.resourceId,
-  provider: auditEvents.provider,
-  outcome: auditEvents.outcome,
-  requestId: auditEvents.requestId,
-  traceId: auditEvents.traceId,
-  upstreamHttpStatus: auditEvents.upstreamHttpStatus,
-  // The stored text, not drizzle's parsed value: verification parses it itself, and a row whose
-  // details are not JSON any more is a tampered row, not a crash.
-  details: sql<string | null>`${auditEvents.details}`,
-  previousHash: auditEvents.previousHash,
-  hash: auditEvents.hash,
-};
-const SEQ = 0;
-const ID = 1;
-const DETAILS = 13;
-const PREVIOUS_HASH = 14;
-const HASH = 15;
-
-type ChainRow = unknown[];
-
-function chunk(db: Db, afterSeq: number, upToSeq: number): IterableIterator<ChainRow> {
-  const query = db
-    .select(CHAIN_COLUMNS)
-    .from(auditEvents)
-    .where(and(gt(auditEvents.seq, afterSeq), lte(auditEvents.seq, upToSeq)))
-    .orderBy(asc(auditEvents.seq))
-    .limit(CHUNK_ROWS)
-    .toSQL();
-  return db.$client.prepare(query.sql).raw(true).iterate(...(query.params as unknown[])) as IterableIterator<ChainRow>;
+interface ChainRow {
+  logIndex: number;
+  id: string;
+  at: string;
+  actor: string;
+  organizationId: string | null;
+  action: string;
+  resourceKind: string | null;
+  resourceId: string | null;
+  provider: string | null;
+  outcome: string;
+  requestId: string | null;
+  traceId: string | null;
+  upstreamHttpStatus: number | null;
+  /** The stored text: verification parses it itself, and details that are not JSON are a tampered row, not a crash. */
+  details: string | null;
+  previousHash: string | null;
+  hash: string;
 }
 
-/** The highest seq SQLite ever issued for the trail (AUTOINCREMENT never reuses one). */
-function issuedSeq(db: Db): number {
-  const row = db.get<{ seq: number } | undefined>(sql`SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'`);
-  return row?.seq ?? 0;
-}
+const CHAIN_COLUMNS = `log_index AS "logIndex", id, at, actor, organization_id AS "organizationId", action,
+  resource_kind AS "resourceKind", resource_id AS "resourceId", provider, outcome, request_id AS "requestId",
+  trace_id AS "traceId", upstream_http_status AS "upstreamHttpStatus", details, previous_hash AS "previousHash", hash`;
 
-function lastSeqOf(db: Db): number {
-  return db.select({ seq: max(auditEvents.seq) }).from(auditEvents).get()?.seq ?? 0;
-}
-
-/** The canonical body of a raw row (chain.ts eventHash's input), or null when its details are not JSON. */
+/** The canonical body of a stored row (chain.ts eventHash's input), or null when its details are not JSON. */
 function canonicalBody(row: ChainRow): string | null {
   let body = '[';
-  for (let i = ID; i < DETAILS; i += 1) {
-    const value = row[i];
+  for (const value of [row.id, row.at, row.actor, row.organizationId, row.action, row.resourceKind, row.resourceId, row.provider, row.outcome, row.requestId, row.traceId]) {
     // Strings and nulls are nearly every column: skip canonicalJson's call for them (same output).
-    body += `${value === null ? 'null' : typeof value === 'string' ? JSON.stringify(value) : canonicalJson(value)},`;
+    body += `${value === null ? 'null' : JSON.stringify(value)},`;
   }
-  const details = row[DETAILS];
-  if (details === null || details === undefined) return `${body}null]`;
-  if (typeof details !== 'string') return null;
+  body += `${row.upstreamHttpStatus === null ? 'null' : canonicalJson(Number(row.upstreamHttpStatus))},`;
+  if (row.details === null) return `${body}null]`;
   try {
-    return `${body}${canonicalJson(JSON.parse(details))}]`;
+    return `${body}${canonicalJson(JSON.parse(row.details))}]`;
   } catch {
     return null;
   }
 }
 
+function* chunk(logId: string, fromIndex: number): Work<ChainRow[]> {
+  return yield* all<ChainRow>(`SELECT ${CHAIN_COLUMNS} FROM audit_events WHERE log_id = ? AND log_index >= ? ORDER BY log_index LIMIT ?`, [
+    logId,
+    fromIndex,
+    CHUNK_ROWS,
+  ]);
+}
+
+interface Head {
+  size: number;
+  headHash: string | null;
+  frontier: string;
+}
+
+function* headOf(logId: string): Work<Head | undefined> {
+  return yield* get<Head>('SELECT size, head_hash AS "headHash", frontier FROM audit_logs WHERE log_id = ?', [logId]);
+}
+
+const fail = (eventsChecked: number, firstInvalidEventId: string | null, problem: string): Verification => ({
+  valid: false,
+  eventsChecked,
+  firstInvalidEventId,
+  problem,
+});
+
 /**
- * The verification as steps: one chunk per step, the result as the return value. It checks the
- * chain as it stood when it began (up to the highest seq then), so a walk under load ends.
- * Every event up to that seq was committed then: if the walk ends below it, events at the end of
- * the trail were removed (the one change the chain alone cannot show).
+ * Verifies one log as it stood when the walk began (up to its head's size then), so a walk under
+ * load ends. `pause` runs between chunks (the server yields to other requests there).
  */
-function* verificationSteps(db: Db): Generator<void, Verification> {
-  const issued = issuedSeq(db);
-  // Both bounds: a sequence reset by hand must not shorten the walk.
-  const upTo = Math.max(issued, lastSeqOf(db));
+export async function verifyLog(db: Database, logId: string, pause: () => Promise<void> = async () => undefined): Promise<Verification> {
+  const head = await db.read(headOf(logId));
+  const size = Number(head?.size ?? 0);
   let previous: string | null = null;
-  let previousId: string | null = null;
-  let lastSeq = 0;
+  let frontier: Buffer[] = [];
   let checked = 0;
-  for (;;) {
-    // Each chunk's statement runs to its end before a yield: the connection is free between chunks.
-    let read = 0;
-    for (const row of chunk(db, lastSeq, upTo)) {
-      read += 1;
+  while (checked < size) {
+    const rows = await db.read(chunk(logId, checked));
+    if (rows.length === 0) break;
+    const first = checked;
+    const completed: StoredNode[] = [];
+    for (const row of rows) {
+      if (checked >= size) break;
+      const index = Number(row.logIndex);
+      if (index !== checked) return fail(checked + 1, row.id, `the event at index ${checked} is missing (the next one has index ${index})`);
       checked += 1;
-      const id = String(row[ID]);
-      if (row[PREVIOUS_HASH] !== previous) return { valid: false, eventsChecked: checked, firstInvalidEventId: id, problem: RELINKED };
+      if (row.previousHash !== previous) return fail(checked, row.id, RELINKED);
       const body = canonicalBody(row);
-      if (body === null || chainHash(previous, body) !== row[HASH]) {
-        return { valid: false, eventsChecked: checked, firstInvalidEventId: id, problem: body === null ? `${CHANGED}: details is not JSON` : CHANGED };
-      }
-      previous = row[HASH] as string;
-      previousId = id;
-      lastSeq = row[SEQ] as number;
+      if (body === null || chainHash(previous, body) !== row.hash) return fail(checked, row.id, body === null ? `${CHANGED}: details is not JSON` : CHANGED);
+      const extended = extendFrontier(frontier, index, leafHashOf(row.hash));
+      frontier = extended.frontier;
+      completed.push(...extended.completed);
+      previous = row.hash;
     }
-    if (read < CHUNK_ROWS) break;
-    yield;
+    const mismatch = await db.read(storedNodesDiffer(logId, first, checked, completed));
+    if (mismatch) return fail(checked, null, `the Merkle tree stored with the log does not match its events (${mismatch})`);
+    if (rows.length < CHUNK_ROWS) break;
+    await pause();
   }
-  if (lastSeq < issued) {
-    const after = previousId ? `after event ${previousId} (seq ${lastSeq})` : 'before any event';
-    return {
-      valid: false,
-      eventsChecked: checked,
-      firstInvalidEventId: null,
-      problem: `events were removed from the end of the trail: it ends ${after}, but events up to seq ${issued} were written`,
-    };
+  if (checked < size) {
+    return fail(checked, null, `events were removed from the end of the log: it ends at index ${checked - 1}, but its head records ${size} events`);
   }
+  if (head && head.headHash !== previous) return fail(checked, null, "the log's head does not match its last event");
+  if (head && !rootOfFrontier(decodeFrontier(head.frontier)).equals(rootOfFrontier(frontier))) {
+    return fail(checked, null, "the Merkle tree stored with the log does not match its events");
+  }
+  // Appends move the head in their own transaction, so an event past the head as it is *now* was
+  // put there by hand.
+  const now = await db.read(headOf(logId));
+  const beyond = await db.read(
+    get<{ id: string }>('SELECT id FROM audit_events WHERE log_id = ? AND log_index >= ? ORDER BY log_index LIMIT 1', [logId, Number(now?.size ?? 0)]),
+  );
+  if (beyond) return fail(checked, beyond.id, "an event lies past the log's head (it was added by hand)");
   return { valid: true, eventsChecked: checked, firstInvalidEventId: null, problem: null };
 }
 
-/** Verifies the whole chain at once (the CLI, the bench). */
-export function verifyAuditTrail(db: Db): Verification {
-  const steps = verificationSteps(db);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
+/**
+ * Compares the subtrees that leaves [from, to) completed with the stored ones, level by level (one
+ * range read per level): a missing, changed or extra stored node is named.
+ */
+function* storedNodesDiffer(logId: string, from: number, to: number, completed: readonly StoredNode[]): Work<string | null> {
+  const expected = new Map(completed.map((node) => [`${node.level}/${node.index}`, node.hash.toString('hex')]));
+  for (let level = 1; 2 ** level <= to; level += 1) {
+    // Nodes of this level completed by leaves [from, to): indexes in [from / 2^level, to / 2^level).
+    const lo = Math.ceil((from + 1) / 2 ** level) - 1;
+    const hi = Math.floor(to / 2 ** level);
+    if (hi <= lo) continue;
+    const stored = yield* all<{ nodeIndex: number; hash: string }>(
+      'SELECT node_index AS "nodeIndex", hash FROM audit_tree_nodes WHERE log_id = ? AND level = ? AND node_index >= ? AND node_index < ?',
+      [logId, level, lo, hi],
+    );
+    for (const node of stored) {
+      const key = `${level}/${Number(node.nodeIndex)}`;
+      if (expected.get(key) !== node.hash) return expected.has(key) ? `node ${key} was changed` : `node ${key} should not exist`;
+      expected.delete(key);
+    }
   }
+  const missing = expected.keys().next();
+  return missing.done ? null : `node ${missing.value} is missing`;
 }
 
-const inProgress = new WeakMap<Db, Promise<Verification>>();
+/** Every log's id: those with a head, and any event's log that has none (a removed head is a failure). */
+function* logIds(): Work<string[]> {
+  const rows = yield* all<{ logId: string }>(
+    'SELECT log_id AS "logId" FROM audit_logs UNION SELECT DISTINCT log_id AS "logId" FROM audit_events WHERE log_id IS NOT NULL ORDER BY 1',
+  );
+  return rows.map((row) => row.logId);
+}
+
+/** Verifies every log (the CLI): one result per log, by log id. */
+export async function verifyAllLogs(db: Database): Promise<Map<string, Verification>> {
+  const results = new Map<string, Verification>();
+  for (const logId of await db.read(logIds())) {
+    const present = await db.read(headOf(logId));
+    results.set(logId, present ? await verifyLog(db, logId) : fail(0, null, 'events exist for this log but its head was removed'));
+  }
+  return results;
+}
+
+const inProgress = new WeakMap<Database, Map<string, Promise<Verification>>>();
 
 /**
- * Verifies the whole chain, yielding to the event loop between chunks (the server). Callers that
- * ask while a walk is under way share it: a burst of requests costs one walk, not one each.
+ * Verifies an organisation's log, yielding to the event loop between chunks (the server). Callers
+ * that ask while a walk of that log is under way share it: a burst of requests costs one walk.
  */
-export function verifyAuditTrailInBackground(db: Db): Promise<Verification> {
-  const running = inProgress.get(db);
+export function verifyLogInBackground(db: Database, organizationId: string | null): Promise<Verification> {
+  const logId = logIdOf(organizationId);
+  let walks = inProgress.get(db);
+  if (!walks) inProgress.set(db, (walks = new Map()));
+  const running = walks.get(logId);
   if (running) return running;
-  const walk = (async () => {
-    const steps = verificationSteps(db);
-    for (;;) {
-      const step = steps.next();
-      if (step.done) return step.value;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  })().finally(() => inProgress.delete(db));
-  inProgress.set(db, walk);
+  const walk = verifyLog(db, logId, () => new Promise<void>((resolve) => setImmediate(resolve))).finally(() => walks.delete(logId));
+  walks.set(logId, walk);
   return walk;
 }
 
-type RawRow = Record<string, unknown>;
-
-function parsedDetails(text: unknown): Record<string, unknown> | null {
-  if (typeof text !== 'string') return null;
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // Exported as stored, so whoever recomputes the chain sees the row fail rather than the export.
-    return text as unknown as Record<string, unknown>;
+/**
+ * Streams audit rows, optionally filtered: a log's own events in log order (`logId`), or every
+ * event in insertion order. Chunked by keyset, so an export of millions holds one chunk at a time.
+ */
+export async function* auditRows(db: Database, filter: { since?: string; logId?: string } = {}): AsyncGenerator<AuditEventRow> {
+  const key = filter.logId ? 'log_index' : 'seq';
+  let after = -1;
+  for (;;) {
+    const where = [`${key} > ?`];
+    const params: unknown[] = [after];
+    if (filter.logId) {
+      where.push('log_id = ?');
+      params.push(filter.logId);
+    }
+    if (filter.since) {
+      where.push('at >= ?');
+      params.push(filter.since);
+    }
+    const rows = await db.read(all(`SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where.join(' AND ')} ORDER BY ${key} LIMIT ?`, [...params, CHUNK_ROWS]));
+    for (const raw of rows) {
+      // Exported as stored, so whoever recomputes the chain sees a tampered row fail rather than the export.
+      let row: AuditEventRow;
+      try {
+        row = decodeAuditEvent(raw);
+      } catch {
+        row = { ...(raw as unknown as AuditEventRow) };
+      }
+      yield row;
+    }
+    if (rows.length < CHUNK_ROWS) return;
+    after = Number(rows.at(-1)![filter.logId ? 'logIndex' : 'seq']);
   }
 }
 
-function fromRaw(raw: RawRow): AuditEventRow {
-  return {
-    seq: raw.seq as number,
-    id: raw.id as string,
-    at: raw.at as string,
-    actor: raw.actor as string,
-    organizationId: raw.organization_id as string | null,
-    action: raw.action as string,
-    resourceKind: raw.resource_kind as string | null,
-    resourceId: raw.resource_id as string | null,
-    provider: raw.provider as string | null,
-    outcome: raw.outcome as string,
-    requestId: raw.request_id as string | null,
-    traceId: raw.trace_id as string | null,
-    upstreamHttpStatus: raw.upstream_http_status as number | null,
-    details: parsedDetails(raw.details),
-    previousHash: raw.previous_hash as string | null,
-    hash: raw.hash as string,
-  };
-}
-
-/** Streams audit rows in chain order, optionally filtered; the query is built by drizzle. */
-export function* auditRows(db: Db, filter: { since?: string; organizationId?: string } = {}): Generator<AuditEventRow> {
-  const conditions: SQL[] = [];
-  if (filter.since) conditions.push(gte(auditEvents.at, filter.since));
-  if (filter.organizationId) conditions.push(eq(auditEvents.organizationId, filter.organizationId));
-  const query = db
-    .select()
-    .from(auditEvents)
-    .where(conditions.length > 0 ? and(...conditions) : undefined)
-    .orderBy(asc(auditEvents.seq))
-    .toSQL();
-  for (const raw of db.$client.prepare(query.sql).iterate(...(query.params as unknown[]))) yield fromRaw(raw as RawRow);
-}
-
-/** One NDJSON line per event, in chain order, hashes included: what `gateway audit export` writes. */
+/** One NDJSON line per event, hashes and log position included: what `gateway audit export` writes. */
 export function exportLine(row: AuditEventRow): string {
-  const { seq: _seq, ...event } = row;
+  const { seq: _seq, logId: _logId, ...event } = row;
   return JSON.stringify(event);
 }

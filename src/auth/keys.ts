@@ -1,11 +1,26 @@
 // API keys: created once (the key is shown once), stored as a SHA-256 hash, resolved to a Principal.
 import { createHash, randomBytes } from 'node:crypto';
-import { and, asc, eq, isNull } from 'drizzle-orm';
 import { ID_PATTERN, ROLES, type Principal, type Role } from '../domain.ts';
-import type { Db } from '../db/open.ts';
-import { statementsOf } from '../db/statements.ts';
-import { apiKeys, type ApiKeyRow } from '../db/schema.ts';
+import type { Database } from '../db/database.ts';
+import { all, get, run } from '../db/sql.ts';
 import type { Runtime } from '../runtime.ts';
+
+export interface ApiKeyRow {
+  id: string;
+  /** SHA-256 of the key; the key itself is never stored. */
+  hash: string;
+  /** The first characters, to recognise a key in `keys list` without revealing it. */
+  prefix: string;
+  organizationId: string;
+  userId: string;
+  role: Role;
+  label: string | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+const KEY_COLUMNS = `id, hash, prefix, organization_id AS "organizationId", user_id AS "userId", role, label,
+  created_at AS "createdAt", revoked_at AS "revokedAt"`;
 
 const KEY_PREFIX = 'sdg_';
 /** Keys are `sdg_` + 43 base64url characters (32 random bytes). */
@@ -55,44 +70,48 @@ export function validateNewKey(input: NewKey): { organizationId: string; userId:
 }
 
 /** Creates a key and returns it with its row; the caller shows the key once, it is not stored. */
-export function createKey(db: Db, runtime: Runtime, input: NewKey): { key: string; row: ApiKeyRow } {
+export async function createKey(db: Database, runtime: Runtime, input: NewKey): Promise<{ key: string; row: ApiKeyRow }> {
   const valid = validateNewKey(input);
   const key = KEY_PREFIX + randomBytes(32).toString('base64url');
-  const row = db
-    .insert(apiKeys)
-    .values({
-      id: runtime.newId('key'),
-      hash: hashKey(key),
-      prefix: key.slice(0, 8),
-      organizationId: valid.organizationId,
-      userId: valid.userId,
-      role: valid.role,
-      label: input.label ?? null,
-      createdAt: runtime.clock.now().toISOString(),
-    })
-    .returning()
-    .get();
+  const row: ApiKeyRow = {
+    id: runtime.newId('key'),
+    hash: hashKey(key),
+    prefix: key.slice(0, 8),
+    organizationId: valid.organizationId,
+    userId: valid.userId,
+    role: valid.role,
+    label: input.label ?? null,
+    createdAt: runtime.clock.now().toISOString(),
+    revokedAt: null,
+  };
+  await db.write(() =>
+    run(
+      'INSERT INTO api_keys (id, hash, prefix, organization_id, user_id, role, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [row.id, row.hash, row.prefix, row.organizationId, row.userId, row.role, row.label, row.createdAt],
+    ),
+  );
   return { key, row };
 }
 
-export function listKeys(db: Db): ApiKeyRow[] {
-  return db.select().from(apiKeys).orderBy(asc(apiKeys.createdAt)).all();
+export function listKeys(db: Database): Promise<ApiKeyRow[]> {
+  return db.read(all<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at`));
 }
 
 /** Returns false when there is no such key or it was already revoked. */
-export function revokeKey(db: Db, runtime: Runtime, id: string): boolean {
-  const result = db
-    .update(apiKeys)
-    .set({ revokedAt: runtime.clock.now().toISOString() })
-    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
-    .run();
-  return result.changes > 0;
+export async function revokeKey(db: Database, runtime: Runtime, id: string): Promise<boolean> {
+  const changes = await db.write(() => run('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [runtime.clock.now().toISOString(), id]));
+  return changes > 0;
 }
 
 /** Resolves a presented key; null for a malformed, unknown or revoked one. */
-export function principalForKey(db: Db, key: string): Principal | null {
+export async function principalForKey(db: Database, key: string): Promise<Principal | null> {
   if (!KEY_PATTERN.test(key)) return null;
-  const row = statementsOf(db).activeKeyByHash.get({ hash: hashKey(key) });
+  const row = await db.read(
+    get<Pick<ApiKeyRow, 'id' | 'organizationId' | 'userId' | 'role'>>(
+      'SELECT id, organization_id AS "organizationId", user_id AS "userId", role FROM api_keys WHERE hash = ? AND revoked_at IS NULL',
+      [hashKey(key)],
+    ),
+  );
   if (!row) return null;
   return { keyId: row.id, organizationId: row.organizationId, userId: row.userId, role: row.role };
 }

@@ -1,6 +1,5 @@
 // Registering resources in the catalog (registerResources and `gateway resources import`): validated
 // as a whole, then upserted in one transaction, so a bad batch changes nothing.
-import { and, eq, inArray } from 'drizzle-orm';
 import {
   ID_PATTERN,
   KIND_PARENTS,
@@ -12,10 +11,12 @@ import {
   type Provider,
   type ResourceKind,
 } from '../domain.ts';
-import { immediate, type Db, type Tx } from '../db/open.ts';
-import { resources, type ResourceRow } from '../db/schema.ts';
+import type { Database } from '../db/database.ts';
+import { chunks, jsonText, run, type Work } from '../db/sql.ts';
 import { permissionDenied, validation, type ErrorScope, type GatewayError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
+import { resourcesOfKind } from './row.ts';
+import type { CatalogResource } from '../domain.ts';
 
 export const MAX_RESOURCES_PER_CALL = 1000;
 const MAX_ATTRIBUTES_BYTES = 64 * 1024;
@@ -111,26 +112,30 @@ function checkShape(input: ResourceInputValue, index: number, scope: ErrorScope,
   };
 }
 
-function loadRows(tx: Tx, keys: { kind: ResourceKind; id: string }[]): Map<string, ResourceRow> {
-  const found = new Map<string, ResourceRow>();
-  const byKind = new Map<ResourceKind, string[]>();
-  for (const key of keys) byKind.set(key.kind, [...(byKind.get(key.kind) ?? []), key.id]);
+function* loadRows(keys: { kind: ResourceKind; id: string }[]): Work<Map<string, CatalogResource>> {
+  const found = new Map<string, CatalogResource>();
+  const byKind = new Map<ResourceKind, Set<string>>();
+  for (const key of keys) byKind.set(key.kind, (byKind.get(key.kind) ?? new Set()).add(key.id));
   for (const [kind, ids] of byKind) {
-    for (let i = 0; i < ids.length; i += 500) {
-      const rows = tx.select().from(resources).where(and(eq(resources.kind, kind), inArray(resources.id, ids.slice(i, i + 500)))).all();
-      for (const row of rows) found.set(keyOf(row.kind, row.id), row);
+    for (const part of chunks([...ids])) {
+      for (const row of yield* resourcesOfKind(kind, part)) found.set(keyOf(row.kind, row.id), row);
     }
   }
   return found;
 }
 
-export function registerResources(
-  db: Db,
+const UPSERT = `INSERT INTO resources (kind, id, provider, organization_id, owner_id, session_id, document_id, status, attributes, created_at, updated_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (kind, id) DO UPDATE SET owner_id = excluded.owner_id, status = excluded.status, attributes = excluded.attributes,
+  updated_at = excluded.updated_at`;
+
+export async function registerResources(
+  db: Database,
   runtime: Runtime,
   registrar: Registrar,
   scope: ErrorScope,
   inputs: readonly ResourceInputValue[],
-): { registered: number } | GatewayError {
+): Promise<{ registered: number } | GatewayError> {
   if ('principal' in registrar && registrar.principal.role !== 'admin') {
     return permissionDenied(scope, 'Only an admin may register resources');
   }
@@ -148,13 +153,13 @@ export function registerResources(
     checked.push(result);
   }
 
-  return immediate(db, (tx) => {
+  return db.write(function* (): Work<{ registered: number } | GatewayError> {
     const wanted = checked.flatMap((r) => [
       { kind: r.kind, id: r.id },
       ...(r.sessionId ? [{ kind: 'SESSION' as const, id: r.sessionId }] : []),
       ...(r.documentId ? [{ kind: 'DOCUMENT' as const, id: r.documentId }] : []),
     ]);
-    const existing = loadRows(tx, wanted);
+    const existing = yield* loadRows(wanted);
     const batch = new Map(checked.map((r) => [keyOf(r.kind, r.id), r]));
     for (const [index, r] of checked.entries()) {
       const fail = (field: string, message: string) => validation(scope, field, `resources[${index}].${field}: ${message}`, { index });
@@ -177,13 +182,7 @@ export function registerResources(
     }
     const now = runtime.clock.now().toISOString();
     for (const r of checked) {
-      tx.insert(resources)
-        .values({ ...r, createdAt: now, updatedAt: now })
-        .onConflictDoUpdate({
-          target: [resources.kind, resources.id],
-          set: { ownerId: r.ownerId, status: r.status, attributes: r.attributes, updatedAt: now },
-        })
-        .run();
+      yield* run(UPSERT, [r.kind, r.id, r.provider, r.organizationId, r.ownerId, r.sessionId, r.documentId, r.status, jsonText(r.attributes), now, now]);
     }
     return { registered: checked.length };
   });

@@ -14,11 +14,15 @@ import {
   type Principal,
   type ResourceKind,
 } from '../domain.ts';
-import { appendAuditEvent } from '../audit/append.ts';
+import { appendEvent } from '../audit/append.ts';
+import type { AuditEventRow } from '../audit/event.ts';
 import { maskSecrets } from '../auth/keys.ts';
-import { inSharedTransaction, type Db } from '../db/open.ts';
-import { statementsOf } from '../db/statements.ts';
-import type { AuditEventRow, UpstreamDeletionRow } from '../db/schema.ts';
+import type { Database } from '../db/database.ts';
+import { run, type Work } from '../db/sql.ts';
+import { enqueue } from '../outbox/enqueue.ts';
+import { leaseExpiry } from '../outbox/lease.ts';
+import { recordOutcome } from '../outbox/record.ts';
+import type { UpstreamDeletionRow } from '../outbox/row.ts';
 import { notFound, permissionDenied, validation, type ErrorScope, type GatewayError } from '../errors.ts';
 import type { Loaders } from '../catalog/loaders.ts';
 import type { Observer } from '../observer.ts';
@@ -26,13 +30,9 @@ import type { UpstreamTarget } from '../providers/adapter.ts';
 import type { ProviderClient } from '../providers/http.ts';
 import type { Runtime } from '../runtime.ts';
 import { mayDelete, type Ancestors } from './policy.ts';
-import { recordOutcomeSoon } from './recorder.ts';
-
-/** How much longer than the provider timeout a lease lasts, so it always outlives the call. */
-export const LEASE_MARGIN_MS = 10_000;
 
 export interface DeletionContext {
-  db: Db;
+  db: Database;
   config: Config;
   runtime: Runtime;
   client: ProviderClient;
@@ -136,7 +136,7 @@ async function audit(
   outcome: AuditOutcome,
   details: Record<string, unknown>,
 ): Promise<AuditEventRow> {
-  const event = await inSharedTransaction(ctx.db, () => appendAuditEvent(ctx.db, ctx.runtime, auditInput(ctx, target, resource, outcome, details)));
+  const event = await ctx.db.write(() => appendEvent(ctx.runtime, auditInput(ctx, target, resource, outcome, details)));
   ctx.observer.deletion({ kind: target.kind, provider: resource?.provider ?? null, outcome, requestId: ctx.requestId });
   return event;
 }
@@ -185,6 +185,10 @@ interface Committed {
   leaseOwner: string;
 }
 
+const MARK = 'UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE kind = ? AND id = ? AND deleted_at IS NULL';
+const MARK_SESSION_CHILDREN = 'UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE kind = ? AND session_id = ? AND deleted_at IS NULL';
+const MARK_DOCUMENT_COMMENTS = `UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE kind = 'COMMENT' AND document_id = ? AND deleted_at IS NULL`;
+
 /** Step 5: one transaction marks the row and its cascade, writes the event and the outbox row. */
 function commit(ctx: DeletionContext, target: DeletionTarget, resource: CatalogResource): Promise<Committed | null> {
   const now = ctx.runtime.clock.now();
@@ -192,33 +196,31 @@ function commit(ctx: DeletionContext, target: DeletionTarget, resource: CatalogR
   const actor = actorOf(ctx.principal);
   // The inline call holds the outbox row's lease, so the worker never calls the provider alongside it.
   const leaseOwner = `${ctx.instanceId}/request/${ctx.requestId}`;
-  const marked = { deletedAt, deletedBy: actor, updatedAt: deletedAt };
-  const sql = statementsOf(ctx.db);
-  const mark = { at: deletedAt, by: actor };
-  return inSharedTransaction(ctx.db, () => {
-    if (sql.markDeleted.run({ ...mark, kind: resource.kind, id: resource.id }).changes === 0) return null;
+  const mark = [deletedAt, actor, deletedAt];
+  return ctx.db.write(function* (): Work<Committed | null> {
+    if ((yield* run(MARK, [...mark, resource.kind, resource.id])) === 0) return null;
     const cascade = { documents: 0, comments: 0 };
     if (resource.kind === 'SESSION') {
-      cascade.documents = sql.markSessionChildren.run({ ...mark, kind: 'DOCUMENT', sessionId: resource.id }).changes;
-      cascade.comments = sql.markSessionChildren.run({ ...mark, kind: 'COMMENT', sessionId: resource.id }).changes;
+      cascade.documents = yield* run(MARK_SESSION_CHILDREN, [...mark, 'DOCUMENT', resource.id]);
+      cascade.comments = yield* run(MARK_SESSION_CHILDREN, [...mark, 'COMMENT', resource.id]);
     } else if (resource.kind === 'DOCUMENT') {
-      cascade.comments = sql.markDocumentComments.run({ ...mark, documentId: resource.id }).changes;
+      cascade.comments = yield* run(MARK_DOCUMENT_COMMENTS, [...mark, resource.id]);
     }
     const details: Record<string, unknown> = {};
     if (resource.kind === 'SESSION') details.documentsDeleted = cascade.documents;
     if (resource.kind === 'SESSION' || resource.kind === 'DOCUMENT') details.commentsDeleted = cascade.comments;
-    const event = appendAuditEvent(ctx.db, ctx.runtime, auditInput(ctx, target, resource, 'DELETED', details));
-    const upstream = sql.insertOutbox.get({
+    const event = yield* appendEvent(ctx.runtime, auditInput(ctx, target, resource, 'DELETED', details));
+    const upstream = yield* enqueue({
       kind: resource.kind,
-      id: resource.id,
+      resourceId: resource.id,
       provider: resource.provider,
       organizationId: resource.organizationId,
       at: deletedAt,
       leaseOwner,
-      leaseUntil: new Date(now.getTime() + ctx.config.upstreamTimeoutMs + LEASE_MARGIN_MS).toISOString(),
+      leaseUntil: leaseExpiry(ctx.config, now),
       requestId: ctx.requestId,
-    })!;
-    return { target, resource: { ...resource, ...marked }, deletedAt, event, upstream, cascade, leaseOwner };
+    });
+    return { target, resource: { ...resource, deletedAt, deletedBy: actor, updatedAt: deletedAt }, deletedAt, event, upstream, cascade, leaseOwner };
   });
 }
 
@@ -238,15 +240,17 @@ async function deliver(ctx: DeletionContext, committed: Committed): Promise<Dele
   const { resource } = committed;
   ctx.observer.deletion({ kind: resource.kind, provider: resource.provider, outcome: 'DELETED', requestId: ctx.requestId });
   const call = await ctx.client.deleteUpstream(upstreamTargetOf(resource));
-  const recorded = await recordOutcomeSoon(ctx.db, ctx.config, ctx.runtime, {
-    kind: resource.kind,
-    resourceId: resource.id,
-    leaseOwner: committed.leaseOwner,
-    outcome: call.outcome,
-    actor: GATEWAY_ACTOR,
-    requestId: ctx.requestId,
-    traceId: ctx.traceId,
-  });
+  const recorded = await ctx.db.write(() =>
+    recordOutcome(ctx.config, ctx.runtime, {
+      kind: resource.kind,
+      resourceId: resource.id,
+      leaseOwner: committed.leaseOwner,
+      outcome: call.outcome,
+      actor: GATEWAY_ACTOR,
+      requestId: ctx.requestId,
+      traceId: ctx.traceId,
+    }),
+  );
   ctx.observer.upstreamCall({
     provider: resource.provider,
     kind: resource.kind,

@@ -1,8 +1,8 @@
 // The audit trail as the API shows it: AuditEvent, the `auditEvents` connection (every role, its own
 // organisation only) and `auditTrailVerification` (admins; counts only).
-import type { AuditEventRow } from '../db/schema.ts';
+import type { AuditEventRow } from '../audit/event.ts';
 import { listAuditEvents } from '../audit/list.ts';
-import { verifyAuditTrailInBackground, type Verification } from '../audit/verify.ts';
+import { verifyLogInBackground, type Verification } from '../audit/verify.ts';
 import { adminOnly } from '../errors.ts';
 import { builder, principalOf } from './builder.ts';
 // catalog.ts imports AuditEvent from here too; Resource is only read inside field thunks, which
@@ -17,9 +17,12 @@ export const AuditEvent = builder.objectRef<AuditEventRow>('AuditEvent');
 
 AuditEvent.implement({
   description:
-    'One append-only row of the audit trail. `hash` = SHA-256 of `previousHash` and the canonical form of the fields (see the README), so any change, removal, insertion or reordering is detectable.',
+    "One append-only row of the audit trail, in its organisation's log. `hash` = SHA-256 of `previousHash` and the canonical form of the fields (see the README), so any change, removal, insertion or reordering is detectable.",
   fields: (t) => ({
     id: t.exposeID('id'),
+    logIndex: t.exposeInt('logIndex', {
+      description: "Its position in its organisation's log (0, 1, 2 …): the leaf index in the log's Merkle tree.",
+    }),
     at: t.field({ type: 'DateTime', resolve: (event) => event.at }),
     actor: t.exposeString('actor', { description: '`user:USER key:KEY_ID` for a request, `system:gateway` or `system:worker` for provider outcomes.' }),
     organizationId: t.exposeID('organizationId', { nullable: true }),
@@ -32,7 +35,7 @@ AuditEvent.implement({
     traceId: t.exposeString('traceId', { nullable: true }),
     upstreamHttpStatus: t.exposeInt('upstreamHttpStatus', { nullable: true }),
     details: t.field({ type: 'JSON', nullable: true, resolve: (event) => event.details }),
-    previousHash: t.exposeString('previousHash', { nullable: true }),
+    previousHash: t.exposeString('previousHash', { nullable: true, description: "The hash of the previous event of the same organisation's log; null for its first." }),
     hash: t.exposeString('hash'),
     resource: t.field({
       type: Resource,
@@ -66,27 +69,29 @@ builder.queryField('auditEvents', (t) =>
       resourceId: t.arg.id({ description: 'Only the events about this resource.' }),
       outcome: t.arg({ type: AuditOutcomeEnum, description: 'Only the events with this outcome.' }),
     },
-    resolve: (_root, args, ctx) => {
+    resolve: async (_root, args, ctx) => {
       const principal = principalOf(ctx);
       const size = pageSize(args.first);
       const scope: CursorScope = { list: 'auditEvents', organizationId: principal.organizationId };
       const after = decodeCursor(args.after, scope, isPosition);
-      const rows = listAuditEvents(ctx.db, {
+      const rows = await ctx.db.read(listAuditEvents({
         organizationId: principal.organizationId,
         resourceId: args.resourceId === null || args.resourceId === undefined ? null : String(args.resourceId),
         outcome: (args.outcome as AuditOutcome | null | undefined) ?? null,
         beforeSeq: after?.seq ?? null,
         limit: size + 1,
-      });
+      }));
       return pageOf(rows, size, (row) => encodeCursor(scope, { seq: row.seq }));
     },
   }),
 );
 
 const AuditTrailVerification = builder.objectRef<Verification>('AuditTrailVerification').implement({
-  description: 'The whole hash chain recomputed (there is one, shared by every organisation): counts and an event id only.',
+  description: "Your organisation's log recomputed (chain and Merkle tree): counts of your own events and an event id only, nothing about any other organisation.",
   fields: (t) => ({
-    valid: t.exposeBoolean('valid', { description: 'Every event matches its hash and links to the one before it, and none is missing at the end.' }),
+    valid: t.exposeBoolean('valid', {
+      description: 'Every event matches its hash and links to the one before it, none is missing, and the stored Merkle tree matches the events.',
+    }),
     eventsChecked: t.exposeInt('eventsChecked', { description: 'Events recomputed, up to and including the first that does not verify.' }),
     firstInvalidEventId: t.exposeID('firstInvalidEventId', {
       nullable: true,
@@ -98,10 +103,11 @@ const AuditTrailVerification = builder.objectRef<Verification>('AuditTrailVerifi
 builder.queryField('auditTrailVerification', (t) =>
   t.field({
     type: AuditTrailVerification,
-    description: 'Admin: recompute the audit hash chain, as `gateway audit verify` does.',
+    description: "Admin: recompute your organisation's audit log (hash chain and Merkle tree), as `gateway audit verify` does for every log.",
     resolve: (_root, _args, ctx) => {
-      if (principalOf(ctx).role !== 'admin') throw adminOnly('auditTrailVerification');
-      return verifyAuditTrailInBackground(ctx.db);
+      const principal = principalOf(ctx);
+      if (principal.role !== 'admin') throw adminOnly('auditTrailVerification');
+      return verifyLogInBackground(ctx.db, principal.organizationId);
     },
   }),
 );

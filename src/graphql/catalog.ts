@@ -99,7 +99,7 @@ builder.mutationField('registerResources', (t) =>
     type: RegisterResourcesResult,
     description: `Admin: add resources of your organisation to the catalog, or update them (upsert; at most ${MAX_RESOURCES_PER_CALL} a call; all or nothing).`,
     args: { resources: t.arg({ type: [ResourceInput], required: true }) },
-    resolve: (_root, args, ctx) => {
+    resolve: async (_root, args, ctx) => {
       const principal = principalOf(ctx);
       const inputs = args.resources.map((r) => ({
         ...r,
@@ -110,7 +110,7 @@ builder.mutationField('registerResources', (t) =>
         sessionId: r.sessionId === null || r.sessionId === undefined ? null : String(r.sessionId),
         documentId: r.documentId === null || r.documentId === undefined ? null : String(r.documentId),
       }));
-      const result = registerResources(ctx.db, ctx.runtime, { principal }, { traceId: ctx.traceId, now: ctx.runtime.clock.now() }, inputs);
+      const result = await registerResources(ctx.db, ctx.runtime, { principal }, { traceId: ctx.traceId, now: ctx.runtime.clock.now() }, inputs);
       if (!isGatewayError(result)) ctx.loaders.clearAll();
       return result as never;
     },

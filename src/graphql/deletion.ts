@@ -1,7 +1,7 @@
 // What every delete mutation shares: the Deletion interface, the upstream state, the metadata,
 // and `deleteMutation`, which turns a declaration (arguments → target, payload type) into a field.
 import type { ObjectRef } from '@pothos/core';
-import type { UpstreamDeletionRow } from '../db/schema.ts';
+import type { UpstreamDeletionRow } from '../outbox/row.ts';
 import type { Provider, ResourceKind, UpstreamStatus } from '../domain.ts';
 import { isGatewayError } from '../errors.ts';
 import { deleteResources, type DeletionSuccess, type DeletionTarget } from '../deletion/pipeline.ts';

@@ -3,7 +3,7 @@
 import { ID_PATTERN, RESOURCE_KINDS, actorOf, type Provider, type ResourceKind, type UpstreamStatus } from '../domain.ts';
 import { effectiveUpstream } from '../deletion/pipeline.ts';
 import { adminOnly, isGatewayError, notFound, permissionDenied, validation, type ErrorScope } from '../errors.ts';
-import { listUpstreamDeletions, positionOf, requeueUpstreamDeletion, type OutboxPosition } from '../worker/outbox.ts';
+import { listUpstreamDeletions, positionOf, requeueUpstreamDeletion, type OutboxPosition } from '../outbox/list.ts';
 import { builder, principalOf, type GraphQLContext } from './builder.ts';
 import { connectionType, decodeCursor, encodeCursor, pageOf, pageSize, type CursorScope } from './connection.ts';
 import { UpstreamDeletion } from './deletion.ts';
@@ -31,19 +31,21 @@ builder.queryField('upstreamDeletions', (t) =>
       first: t.arg.int({ description: 'Page size, 1–100 (default 20).' }),
       after: t.arg.string({ description: 'The `endCursor` of the previous page.' }),
     },
-    resolve: (_root, args, ctx) => {
+    resolve: async (_root, args, ctx) => {
       const principal = principalOf(ctx);
       if (principal.role !== 'admin') throw adminOnly('upstreamDeletions');
       const size = pageSize(args.first);
       const scope: CursorScope = { list: 'upstreamDeletions', organizationId: principal.organizationId };
       const after = decodeCursor(args.after, scope, isPosition);
-      const rows = listUpstreamDeletions(ctx.db, {
-        organizationId: principal.organizationId,
-        status: (args.status as UpstreamStatus | null | undefined) ?? null,
-        provider: (args.provider as Provider | null | undefined) ?? null,
-        after,
-        limit: size + 1,
-      });
+      const rows = await ctx.db.read(
+        listUpstreamDeletions({
+          organizationId: principal.organizationId,
+          status: (args.status as UpstreamStatus | null | undefined) ?? null,
+          provider: (args.provider as Provider | null | undefined) ?? null,
+          after,
+          limit: size + 1,
+        }),
+      );
       return pageOf(rows, size, (row) => encodeCursor(scope, { ...positionOf(row) }));
     },
   }),
@@ -67,14 +69,16 @@ async function retry(ctx: GraphQLContext, kind: ResourceKind, id: string) {
   // A document or comment deleted with its session is carried by the session's row.
   const upstream = await effectiveUpstream(ctx.loaders, resource);
   if (!upstream) return validation(scope, 'id', `This ${kind.toLowerCase()} has not been deleted; there is no upstream deletion to retry.`, { kind, id });
-  const requeued = requeueUpstreamDeletion(ctx.db, ctx.runtime, {
-    kind: upstream.kind as ResourceKind,
-    resourceId: upstream.resourceId,
-    actor: actorOf(principal),
-    userId: principal.userId,
-    requestId: ctx.requestId,
-    traceId: ctx.traceId,
-  });
+  const requeued = await ctx.db.write(() =>
+    requeueUpstreamDeletion(ctx.runtime, {
+      kind: upstream.kind,
+      resourceId: upstream.resourceId,
+      actor: actorOf(principal),
+      userId: principal.userId,
+      requestId: ctx.requestId,
+      traceId: ctx.traceId,
+    }),
+  );
   if (!requeued) {
     return validation(scope, 'id', `Only a FAILED upstream deletion can be retried; this one is ${upstream.status}.`, {
       kind,

@@ -1,16 +1,15 @@
 // The upstream retry worker: claim due PENDING rows under a lease, call the same adapter the request
 // path uses, record the outcome with the same recorder. Nothing more; isolation per provider comes
 // from a concurrency limit and a circuit per provider.
-import { and, asc, eq, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { Config } from '../config.ts';
-import { PROVIDERS, WORKER_ACTOR, type Provider, type ResourceKind } from '../domain.ts';
-import { appendAuditEvent } from '../audit/append.ts';
-import { immediate, type Db } from '../db/open.ts';
-import { upstreamDeletions, type UpstreamDeletionRow } from '../db/schema.ts';
-import { LEASE_MARGIN_MS, upstreamTargetOf } from '../deletion/pipeline.ts';
-import { recordOutcomeSoon, upstreamEvent } from '../deletion/recorder.ts';
-import { decodeResource } from '../catalog/loaders.ts';
-import { statementsOf } from '../db/statements.ts';
+import { PROVIDERS, WORKER_ACTOR, type Provider } from '../domain.ts';
+import type { Database } from '../db/database.ts';
+import { resourceRow } from '../catalog/row.ts';
+import { upstreamTargetOf } from '../deletion/pipeline.ts';
+import { claimDue } from '../outbox/claim.ts';
+import { leaseExpiry } from '../outbox/lease.ts';
+import { recordOutcome } from '../outbox/record.ts';
+import type { UpstreamDeletionRow } from '../outbox/row.ts';
 import type { Logger } from '../logging.ts';
 import type { Observer } from '../observer.ts';
 import type { ProviderClient } from '../providers/http.ts';
@@ -34,12 +33,14 @@ export class Worker {
   private readonly circuits = new Map<Provider, Circuit>();
   private readonly running = new Map<Provider, Set<Promise<void>>>();
   private timer: NodeJS.Timeout | null = null;
+  /** A claim is under way: the next waits for it (one claim transaction at a time per worker). */
+  private ticking = false;
   private stopped = true;
   private readonly concurrency: number;
   private readonly pollIntervalMs: number;
 
   constructor(
-    private readonly db: Db,
+    private readonly db: Database,
     private readonly config: Config,
     private readonly runtime: Runtime,
     private readonly client: ProviderClient,
@@ -82,16 +83,17 @@ export class Worker {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      let claimed = 0;
-      try {
-        claimed = this.tick();
-      } catch (error) {
-        // A database busy beyond busy_timeout (another process holding the write lock): try again later.
-        this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'worker claim failed');
-      }
-      // Claimed something: more may be due, look again at once. Otherwise wait for the next poll
-      // (or for a call to finish, which frees room: see process()).
-      this.schedule(claimed > 0 ? 0 : this.pollIntervalMs);
+      void this.tick().then(
+        // Claimed something: more may be due, look again at once. Otherwise wait for the next poll
+        // (or for a call to finish, which frees room: see process()).
+        (claimed) => this.schedule(claimed > 0 ? 0 : this.pollIntervalMs),
+        (error: unknown) => {
+          // The database busy or unreachable (another process holding the write lock, PostgreSQL
+          // restarting): try again at the next poll.
+          this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'worker claim failed');
+          this.schedule(this.pollIntervalMs);
+        },
+      );
     }, delayMs);
     // Deliberately not unref'd: in `gateway worker` this timer is all that keeps the process alive.
     // stop() clears it.
@@ -101,7 +103,17 @@ export class Worker {
    * Claims what each provider has room for and starts those calls; returns how many were claimed.
    * Tests drive it directly with an injected clock, then `await worker.idle()`.
    */
-  tick(): number {
+  async tick(): Promise<number> {
+    if (this.ticking) return 0;
+    this.ticking = true;
+    try {
+      return await this.claimAndStart();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async claimAndStart(): Promise<number> {
     const rooms = new Map<Provider, number>();
     for (const provider of PROVIDERS) {
       const free = this.concurrency - this.inFlight.get(provider)!;
@@ -112,7 +124,7 @@ export class Worker {
     if (rooms.size === 0) return 0;
     let claimed: Map<Provider, UpstreamDeletionRow[]>;
     try {
-      claimed = this.claimAll(rooms);
+      claimed = await this.claimAll(rooms);
     } catch (error) {
       // A half-open circuit's probe permit went unused; do not leave the provider shut.
       for (const provider of rooms.keys()) this.circuit(provider).unused();
@@ -143,7 +155,7 @@ export class Worker {
   async drain(): Promise<number> {
     let claimed = 0;
     for (;;) {
-      claimed += this.tick();
+      claimed += await this.tick();
       const pending = [...this.running.values()].flatMap((set) => [...set]);
       if (pending.length === 0) return claimed;
       await Promise.race(pending);
@@ -159,95 +171,52 @@ export class Worker {
   }
 
   /** Takes up to `limit` due rows of one provider (see claimAll). */
-  claim(provider: Provider, limit: number): UpstreamDeletionRow[] {
-    return this.claimAll(new Map([[provider, limit]])).get(provider) ?? [];
+  async claim(provider: Provider, limit: number): Promise<UpstreamDeletionRow[]> {
+    return (await this.claimAll(new Map([[provider, limit]]))).get(provider) ?? [];
   }
 
   /**
-   * Takes due rows, up to a limit per provider, in one BEGIN IMMEDIATE transaction, counting the
-   * attempt now: a row whose call crashes the process every time still reaches its limit.
+   * Takes due rows, up to a limit per provider, in one transaction, counting the attempt now. The
+   * lease outlives the slowest call (the client aborts at upstreamTimeoutMs), so a live holder never
+   * loses its row mid-call; a dead one's row is free again once it expires.
    */
-  claimAll(limits: ReadonlyMap<Provider, number>): Map<Provider, UpstreamDeletionRow[]> {
-    const now = this.runtime.clock.now();
-    const nowIso = now.toISOString();
-    // The lease outlives the slowest call (the client aborts at upstreamTimeoutMs), so a live holder
-    // never loses its row mid-call; a dead one's row is free again once it expires.
-    const leaseUntil = new Date(now.getTime() + this.config.upstreamTimeoutMs + LEASE_MARGIN_MS).toISOString();
-    return immediate(this.db, (tx) => {
-      const claimed = new Map<Provider, UpstreamDeletionRow[]>();
-      for (const [provider, limit] of limits) {
-        const due = tx
-          .select()
-          .from(upstreamDeletions)
-          .where(
-            and(
-              eq(upstreamDeletions.status, 'PENDING'),
-              eq(upstreamDeletions.provider, provider),
-              lte(upstreamDeletions.nextAttemptAt, nowIso),
-              or(isNull(upstreamDeletions.leaseUntil), lt(upstreamDeletions.leaseUntil, nowIso)),
-            ),
-          )
-          .orderBy(asc(upstreamDeletions.nextAttemptAt))
-          .limit(limit)
-          .all();
-        const rows: UpstreamDeletionRow[] = [];
-        for (const row of due) {
-          const where = and(eq(upstreamDeletions.kind, row.kind), eq(upstreamDeletions.resourceId, row.resourceId));
-          // Recorded outcomes give up in the recorder; reaching the limit here means the last attempts
-          // never recorded one (the process died mid-call), so stop before another call.
-          if (row.attempts - row.inProgressAttempts >= this.config.upstreamMaxAttempts) {
-            tx.update(upstreamDeletions)
-              .set({ status: 'FAILED', reason: 'MAX_ATTEMPTS_EXCEEDED', leaseOwner: null, leaseUntil: null, nextAttemptAt: null, updatedAt: nowIso })
-              .where(where)
-              .run();
-            appendAuditEvent(
-              this.db,
-              this.runtime,
-              upstreamEvent(row, WORKER_ACTOR, 'upstream.delete', 'UPSTREAM_FAILED', {
-                details: { attempt: row.attempts, reason: 'MAX_ATTEMPTS_EXCEEDED', lastReason: row.reason, error: row.lastError },
-              }),
-            );
-            continue;
-          }
-          rows.push(
-            tx
-              .update(upstreamDeletions)
-              .set({ attempts: row.attempts + 1, leaseOwner: this.owner, leaseUntil, updatedAt: nowIso })
-              .where(where)
-              .returning()
-              .get(),
-          );
-        }
-        if (rows.length > 0) claimed.set(provider, rows);
-      }
-      return claimed;
-    });
+  claimAll(limits: ReadonlyMap<Provider, number>): Promise<Map<Provider, UpstreamDeletionRow[]>> {
+    return this.db.write(() =>
+      claimDue(this.runtime, {
+        limits,
+        owner: this.owner,
+        leaseUntil: leaseExpiry(this.config, this.runtime.clock.now()),
+        maxAttempts: this.config.upstreamMaxAttempts,
+      }),
+    );
   }
 
   private async process(provider: Provider, row: UpstreamDeletionRow): Promise<void> {
     this.inFlight.set(provider, this.inFlight.get(provider)! + 1);
     let answered = false;
     try {
-      const resource = statementsOf(this.db).resource.get({ kind: row.kind, id: row.resourceId });
+      const resource = await this.db.read(resourceRow(row.kind, row.resourceId));
       const target = resource
-        ? upstreamTargetOf(decodeResource(resource))
-        : { kind: row.kind as ResourceKind, id: row.resourceId, provider, organizationId: row.organizationId, sessionId: null, documentId: null };
+        ? upstreamTargetOf(resource)
+        : { kind: row.kind, id: row.resourceId, provider, organizationId: row.organizationId, sessionId: null, documentId: null };
       const call = await this.client.deleteUpstream(target);
       answered = true;
       this.circuit(provider).record(call.outcome.status !== 'PENDING' || call.outcome.reason === 'JOB_IN_PROGRESS');
-      await recordOutcomeSoon(this.db, this.config, this.runtime, {
-        kind: row.kind as ResourceKind,
-        resourceId: row.resourceId,
-        leaseOwner: this.owner,
-        outcome: call.outcome,
-        actor: WORKER_ACTOR,
-        requestId: row.requestId,
-        traceId: null,
-      });
+      await this.db.write(() =>
+        recordOutcome(this.config, this.runtime, {
+          kind: row.kind,
+          resourceId: row.resourceId,
+          leaseOwner: this.owner,
+          outcome: call.outcome,
+          actor: WORKER_ACTOR,
+          requestId: row.requestId,
+          traceId: null,
+        }),
+      );
       // Observed once recorded: a log line or metric never announces an outcome the database lacks.
       this.observer.upstreamCall({
         provider,
-        kind: row.kind as ResourceKind,
+        kind: row.kind,
         status: call.outcome.status,
         httpStatus: call.outcome.httpStatus,
         reason: call.outcome.reason,
@@ -273,23 +242,4 @@ export class Worker {
     this.timer = null;
     await Promise.race([this.idle(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
   }
-}
-
-/**
- * Hands back the leases of a process that is shutting down (its worker's and its requests'), so
- * another worker need not wait for them to expire.
- */
-export function releaseLeases(db: Db, instanceId: string, now: Date): number {
-  const prefix = `${instanceId}/`;
-  return db
-    .update(upstreamDeletions)
-    .set({ leaseOwner: null, leaseUntil: null, updatedAt: now.toISOString() })
-    .where(
-      and(
-        eq(upstreamDeletions.status, 'PENDING'),
-        // An exact prefix: LIKE would read the `_` of an instance id as a wildcard.
-        sql`substr(${upstreamDeletions.leaseOwner}, 1, ${prefix.length}) = ${prefix}`,
-      ),
-    )
-    .run().changes;
 }

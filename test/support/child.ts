@@ -22,8 +22,11 @@ export interface ChildGateway {
   exited: Promise<Exit>;
 }
 
-/** The environment of a gateway pointed at the in-process simulators, with nothing from the test runner. */
-export function childEnv(dbPath: string, simulators: Simulators, extra: Record<string, string> = {}): Record<string, string> {
+/**
+ * The environment of a gateway pointed at the in-process simulators, with nothing from the test
+ * runner; `database` is a TestDatabase's env (DATABASE_PATH or DATABASE_URL).
+ */
+export function childEnv(database: Record<string, string>, simulators: Simulators, extra: Record<string, string> = {}): Record<string, string> {
   const base: Record<string, string> = {};
   for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG']) {
     const value = process.env[name];
@@ -35,7 +38,7 @@ export function childEnv(dbPath: string, simulators: Simulators, extra: Record<s
     SANDBOX: '0',
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
-    DATABASE_PATH: dbPath,
+    ...database,
     ...providerEnv(simulators),
     ...extra,
   };
@@ -114,9 +117,9 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
 }
 
 /** Waits for a condition another process (or a server) brings about: bounded, never a timing assertion. */
-export async function until(condition: () => boolean, timeoutMs: number, what: string, everyMs = 100): Promise<void> {
+export async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }

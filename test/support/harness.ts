@@ -1,8 +1,5 @@
 // Starts what a test needs, all real: the provider simulators on 127.0.0.1, the gateway (yoga on
 // node:http) on a fresh SQLite file through the real migrations, and API keys for two organisations.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startGateway, type GatewayHandle, type GatewayOptions } from '../../src/app.ts';
 import { createKey } from '../../src/auth/keys.ts';
@@ -11,6 +8,7 @@ import { registerResources, type ResourceInputValue } from '../../src/catalog/re
 import { createLogger } from '../../src/logging.ts';
 import { systemRuntime } from '../../src/runtime.ts';
 import { startSimulators, type Simulators } from '../../src/simulators/launcher.ts';
+import { createTestDatabase, execute, query, type TestDatabase } from './database.ts';
 
 /** Fake provider credentials: tests assert they are sent, and that they never leak. */
 export const TEST_CREDENTIALS = {
@@ -50,32 +48,38 @@ export interface TestGateway {
   simulators: Simulators;
   config: Config;
   url: string;
-  dbPath: string;
+  /** The database this gateway uses (a SQLite file, or a PostgreSQL database of its own). */
+  database: TestDatabase;
+  /** The SQLite file; null on PostgreSQL. */
+  dbPath: string | null;
   /** Every log line the gateway wrote (JSON strings). */
   logs: string[];
   /** Keys of org_a: admin alice, member bob, member carol, viewer victor; org_b: admin olga, member oscar. */
   keys: Record<'admin' | 'member' | 'member2' | 'viewer' | 'otherAdmin' | 'otherMember', string>;
   gql<T = Record<string, any>>(key: string | null, query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
   /** Registers resources straight through the catalog (as the operator CLI would). */
-  register(resources: ResourceInputValue[]): void;
+  register(resources: ResourceInputValue[]): Promise<void>;
+  /** Rows of a read query (`?` placeholders), on the gateway's own database. */
+  sql<T = Record<string, any>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** A write statement on the gateway's database, outside the gateway's code. */
+  sqlRun(text: string, params?: unknown[]): Promise<number>;
   close(): Promise<void>;
 }
 
 export interface TestGatewayOptions extends Omit<GatewayOptions, 'logger' | 'print'> {
   env?: Record<string, string>;
-  /** Reuse a database file (restart tests). */
-  dbPath?: string;
+  /** Reuse a database (restart tests); it is then not disposed of on close. */
+  database?: TestDatabase;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const simulators = await startSimulators({ credentials: TEST_CREDENTIALS, dailyCustomBucket: CUSTOM_BUCKET });
-  const dir = options.dbPath ? null : mkdtempSync(join(tmpdir(), 'gateway-test-'));
-  const dbPath = options.dbPath ?? join(dir!, 'gateway.db');
+  const database = options.database ?? (await createTestDatabase());
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_PATH: dbPath,
+    ...database.env,
     LOG_LEVEL: 'debug',
     SANDBOX: '0',
     ...providerEnv(simulators),
@@ -88,7 +92,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       done();
     },
   });
-  const { env: _env, dbPath: _dbPath, ...gatewayOptions } = options;
+  const { env: _env, database: _database, ...gatewayOptions } = options;
   const gateway = await startGateway(config, {
     worker: false,
     ...gatewayOptions,
@@ -96,14 +100,14 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     print: (text) => logs.push(text),
   });
   const runtime = options.runtime ?? systemRuntime;
-  const key = (organizationId: string, userId: string, role: string) => createKey(gateway.db, runtime, { organizationId, userId, role }).key;
+  const key = async (organizationId: string, userId: string, role: string) => (await createKey(gateway.db, runtime, { organizationId, userId, role })).key;
   const keys = {
-    admin: key(ORG, 'alice', 'admin'),
-    member: key(ORG, 'bob', 'member'),
-    member2: key(ORG, 'carol', 'member'),
-    viewer: key(ORG, 'victor', 'viewer'),
-    otherAdmin: key(OTHER_ORG, 'olga', 'admin'),
-    otherMember: key(OTHER_ORG, 'oscar', 'member'),
+    admin: await key(ORG, 'alice', 'admin'),
+    member: await key(ORG, 'bob', 'member'),
+    member2: await key(ORG, 'carol', 'member'),
+    viewer: await key(ORG, 'victor', 'viewer'),
+    otherAdmin: await key(OTHER_ORG, 'olga', 'admin'),
+    otherMember: await key(OTHER_ORG, 'oscar', 'member'),
   };
   const url = gateway.url;
   return {
@@ -111,7 +115,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     simulators,
     config: gateway.config,
     url,
-    dbPath,
+    database,
+    dbPath: database.path,
     logs,
     keys,
     async gql(key, query, variables, headers = {}) {
@@ -127,14 +132,16 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       });
       return { status: response.status, headers: response.headers, body: (await response.json()) as never };
     },
-    register(resources) {
-      const result = registerResources(gateway.db, runtime, { operator: true }, { traceId: 'test', now: new Date() }, resources);
+    async register(resources) {
+      const result = await registerResources(gateway.db, runtime, { operator: true }, { traceId: 'test', now: new Date() }, resources);
       if ('__typename' in result) throw new Error(`register failed: ${result.message}`);
     },
+    sql: (text, params = []) => query(gateway.db, text, params),
+    sqlRun: (text, params = []) => execute(gateway.db, text, params),
     async close() {
       await gateway.close();
       await simulators.stop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      if (!options.database) await database.dispose();
     },
   };
 }

@@ -1,10 +1,15 @@
-// The drizzle schema: API keys, the resource catalog, the upstream-deletion outbox and the audit trail.
-// Timestamps are ISO-8601 strings (UTC, milliseconds): sortable as text and hashed as text.
+// The PostgreSQL schema (drizzle): the same tables and columns as ../sqlite/schema.ts (drizzle has no
+// dialect-neutral schema; test/storage-schema.test.ts holds the two equal). Change both together and
+// generate a migration for each (npm run db:generate).
+// Types are the ones both dialects read the same way: text, integer, and bigint for the event
+// sequence (read back as a JS number by the driver).
+// Timestamps are ISO-8601 strings (UTC, milliseconds): sortable as text and hashed as text. JSON is
+// stored as text too, so what is hashed is byte for byte what is stored.
 
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { bigint, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
 
-export const apiKeys = sqliteTable(
+export const apiKeys = pgTable(
   'api_keys',
   {
     id: text('id').primaryKey(),
@@ -14,7 +19,7 @@ export const apiKeys = sqliteTable(
     prefix: text('prefix').notNull(),
     organizationId: text('organization_id').notNull(),
     userId: text('user_id').notNull(),
-    role: text('role', { enum: ['admin', 'member', 'viewer'] }).notNull(),
+    role: text('role').notNull(),
     label: text('label'),
     createdAt: text('created_at').notNull(),
     revokedAt: text('revoked_at'),
@@ -22,7 +27,7 @@ export const apiKeys = sqliteTable(
   (t) => [uniqueIndex('api_keys_hash').on(t.hash)],
 );
 
-export const resources = sqliteTable(
+export const resources = pgTable(
   'resources',
   {
     kind: text('kind').notNull(),
@@ -33,7 +38,7 @@ export const resources = sqliteTable(
     sessionId: text('session_id'),
     documentId: text('document_id'),
     status: text('status'),
-    attributes: text('attributes', { mode: 'json' }).$type<Record<string, unknown>>(),
+    attributes: text('attributes'),
     createdAt: text('created_at').notNull(),
     updatedAt: text('updated_at').notNull(),
     deletedAt: text('deleted_at'),
@@ -47,14 +52,14 @@ export const resources = sqliteTable(
   ],
 );
 
-export const upstreamDeletions = sqliteTable(
+export const upstreamDeletions = pgTable(
   'upstream_deletions',
   {
     kind: text('kind').notNull(),
     resourceId: text('resource_id').notNull(),
     provider: text('provider').notNull(),
     organizationId: text('organization_id').notNull(),
-    status: text('status', { enum: ['PENDING', 'DELETED', 'FAILED'] }).notNull(),
+    status: text('status').notNull(),
     /** Provider calls started (counted when a row is claimed, not when an outcome is recorded). */
     attempts: integer('attempts').notNull().default(0),
     /** Of those, calls answered "job still in progress" (Rev AI): they do not count toward giving up. */
@@ -66,7 +71,7 @@ export const upstreamDeletions = sqliteTable(
     lastError: text('last_error'),
     reason: text('reason'),
     /** What the provider said that matters (Aitronos' deleted_upstream, Daily's job body, a track's detail). */
-    result: text('result', { mode: 'json' }).$type<Record<string, unknown>>(),
+    result: text('result'),
     requestId: text('request_id'),
     createdAt: text('created_at').notNull(),
     /** When the current round of attempts began: createdAt, or the last operator re-queue. */
@@ -81,11 +86,15 @@ export const upstreamDeletions = sqliteTable(
   ],
 );
 
-export const auditEvents = sqliteTable(
+export const auditEvents = pgTable(
   'audit_events',
   {
-    /** Position in the one hash chain; also the keyset for pagination. */
-    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    /** Insertion order across all logs: the keyset for pagination and change feeds. */
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    /** The log the event belongs to: its organisation, or `_system`. */
+    logId: text('log_id'),
+    /** Position in its log: 0, 1, 2 … (the Merkle tree's leaf index). */
+    logIndex: integer('log_index'),
     id: text('id').notNull(),
     at: text('at').notNull(),
     actor: text('actor').notNull(),
@@ -98,7 +107,7 @@ export const auditEvents = sqliteTable(
     requestId: text('request_id'),
     traceId: text('trace_id'),
     upstreamHttpStatus: integer('upstream_http_status'),
-    details: text('details', { mode: 'json' }).$type<Record<string, unknown>>(),
+    details: text('details'),
     previousHash: text('previous_hash'),
     hash: text('hash').notNull(),
   },
@@ -107,14 +116,32 @@ export const auditEvents = sqliteTable(
     index('audit_events_org_seq').on(t.organizationId, t.seq),
     index('audit_events_org_resource').on(t.organizationId, t.resourceId, t.seq),
     index('audit_events_org_outcome').on(t.organizationId, t.outcome, t.seq),
-    // The chain is linear: no two events may claim the same predecessor (nor two the genesis), so an
-    // append outside a write-locked transaction fails instead of forking the chain.
-    uniqueIndex('audit_events_chain_link').on(sql`coalesce(${t.previousHash}, '')`),
+    uniqueIndex('audit_events_log_index').on(t.logId, t.logIndex),
+    // Each log is linear: no two of its events may claim the same predecessor (nor two the genesis),
+    // so an append that slipped past the head row's lock fails instead of forking the log.
+    uniqueIndex('audit_events_log_link').on(t.logId, sql`coalesce(${t.previousHash}, '')`),
   ],
 );
 
-export type ApiKeyRow = typeof apiKeys.$inferSelect;
-export type ResourceRow = typeof resources.$inferSelect;
-export type UpstreamDeletionRow = typeof upstreamDeletions.$inferSelect;
-export type AuditEventRow = typeof auditEvents.$inferSelect;
+/** The head of each log: its size, last hash and Merkle frontier, locked by every append. */
+export const auditLogs = pgTable('audit_logs', {
+  logId: text('log_id').primaryKey(),
+  size: integer('size').notNull(),
+  headHash: text('head_hash'),
+  /** JSON array of the hex hashes of the perfect subtrees that make up the tree of `size` leaves, left to right. */
+  frontier: text('frontier').notNull(),
+  updatedAt: text('updated_at').notNull(),
+});
+
+/** Hashes of the complete subtrees (level ≥ 1) of each log's Merkle tree: proofs read O(log n) of them. */
+export const auditTreeNodes = pgTable(
+  'audit_tree_nodes',
+  {
+    logId: text('log_id').notNull(),
+    level: integer('level').notNull(),
+    nodeIndex: integer('node_index').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.logId, t.level, t.nodeIndex] })],
+);
 

@@ -1,14 +1,14 @@
 // Records a provider's answer for an outbox row: the one place that turns an UpstreamOutcome into
 // the row's next state and its audit event. The request path and the worker both call it.
 import type { Config } from '../config.ts';
-import type { AuditOutcome, Provider, ResourceKind } from '../domain.ts';
-import { appendAuditEvent, type AuditInput } from '../audit/append.ts';
-import { inSharedTransaction, type Db } from '../db/open.ts';
-import { statementsOf } from '../db/statements.ts';
-import type { AuditEventRow, UpstreamDeletionRow } from '../db/schema.ts';
+import type { AuditOutcome, ResourceKind } from '../domain.ts';
+import { appendEvent, type AuditInput } from '../audit/append.ts';
+import type { AuditEventRow } from '../audit/event.ts';
+import { get, jsonText, type Work } from '../db/sql.ts';
 import type { UpstreamOutcome } from '../providers/adapter.ts';
 import type { Runtime } from '../runtime.ts';
-import { nextDelayMs } from '../worker/backoff.ts';
+import { nextDelayMs } from './backoff.ts';
+import { OUTBOX_COLUMNS, decodeOutbox, decodeOutboxOrNull, type UpstreamDeletionRow } from './row.ts';
 
 export interface RecordInput {
   kind: ResourceKind;
@@ -100,26 +100,34 @@ export function upstreamEvent(
     actor,
     organizationId: row.organizationId,
     action,
-    resourceKind: row.kind as ResourceKind,
+    resourceKind: row.kind,
     resourceId: row.resourceId,
-    provider: row.provider as Provider,
+    provider: row.provider,
     outcome,
     ...rest,
   };
 }
 
-/** The recording itself; the caller holds the write lock. */
-function applyOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInput): Recorded | null {
-  const sql = statementsOf(db);
-  const key = { kind: input.kind, id: input.resourceId };
-  const row = sql.upstream.get(key);
+export const SELECT_OUTBOX = `SELECT ${OUTBOX_COLUMNS} FROM upstream_deletions WHERE kind = ? AND resource_id = ?`;
+
+/** The whole mutable state of an outbox row, written at once. */
+const SETTLE = `UPDATE upstream_deletions SET status = ?, in_progress_attempts = ?, next_attempt_at = ?, lease_owner = NULL,
+  lease_until = NULL, last_http_status = ?, last_error = ?, reason = ?, result = ?, updated_at = ?, completed_at = ?
+  WHERE kind = ? AND resource_id = ? RETURNING ${OUTBOX_COLUMNS}`;
+
+/**
+ * Applies the outcome if `leaseOwner` still holds the row, in a write transaction; null when it
+ * does not (any more). Bodies of Database.write run in one transaction: the row is read, decided
+ * and written, and its event appended, with nothing in between.
+ */
+export function* recordOutcome(config: Config, runtime: Runtime, input: RecordInput): Work<Recorded | null> {
+  const row = decodeOutboxOrNull(yield* get(SELECT_OUTBOX, [input.kind, input.resourceId]));
   if (!row) return null;
   if (row.status !== 'PENDING' || row.leaseOwner !== input.leaseOwner) {
     // The row passed to another holder (or was settled) while this call was out. Its state is that
     // holder's to record, but a confirmed deletion at the provider is still a fact the trail keeps.
     if (input.outcome.status === 'DELETED') {
-      appendAuditEvent(
-        db,
+      yield* appendEvent(
         runtime,
         upstreamEvent(row, input.actor, 'upstream.delete', 'UPSTREAM_DELETED', {
           requestId: input.requestId,
@@ -138,20 +146,22 @@ function applyOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInp
   }
   const decision = decide(row, input.outcome, config, runtime);
   const next = { ...row, ...decision.set };
-  const updated = sql.recordOutbox.get({
-    ...key,
-    status: next.status,
-    inProgressAttempts: next.inProgressAttempts,
-    nextAttemptAt: next.nextAttemptAt,
-    lastHttpStatus: next.lastHttpStatus,
-    lastError: next.lastError,
-    reason: next.reason,
-    result: next.result === null ? null : JSON.stringify(next.result),
-    updatedAt: next.updatedAt,
-    completedAt: next.completedAt,
-  })!;
-  const event = appendAuditEvent(
-    db,
+  const updated = decodeOutbox(
+    (yield* get(SETTLE, [
+      next.status,
+      next.inProgressAttempts,
+      next.nextAttemptAt,
+      next.lastHttpStatus,
+      next.lastError,
+      next.reason,
+      jsonText(next.result),
+      next.updatedAt,
+      next.completedAt,
+      input.kind,
+      input.resourceId,
+    ]))!,
+  );
+  const event = yield* appendEvent(
     runtime,
     upstreamEvent(row, input.actor, 'upstream.delete', decision.outcome, {
       requestId: input.requestId,
@@ -161,12 +171,4 @@ function applyOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInp
     }),
   );
   return { row: updated, event };
-}
-
-/**
- * Applies the outcome if `leaseOwner` still holds the row (else null), in the transaction shared by
- * everything queued in this turn of the event loop (group commit, see `inSharedTransaction`).
- */
-export function recordOutcomeSoon(db: Db, config: Config, runtime: Runtime, input: RecordInput): Promise<Recorded | null> {
-  return inSharedTransaction(db, () => applyOutcome(db, config, runtime, input));
 }

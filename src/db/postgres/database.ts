@@ -1,0 +1,156 @@
+// PostgreSQL (node-postgres, a pool): for several gateway and worker processes on one database.
+// The bodies are the ones SQLite runs (sql.ts); here each statement is awaited on a pooled client,
+// each write body is a transaction of its own, and one that loses a deadlock or a serialization
+// conflict is run again from the start (bodies only issue statements, so that is safe).
+import pg from 'pg';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { resolve } from 'node:path';
+import { READINESS_QUERY, type Database, type OpenOptions } from '../database.ts';
+import { MIGRATIONS_ROOT } from '../migrations.ts';
+import { stepAsync, type DialectStatements, type Row, type Statement, type StatementResult, type Work } from '../sql.ts';
+
+export const POSTGRES_STATEMENTS: DialectStatements = {
+  // SKIP LOCKED: a row another worker's open claim holds is passed over, never waited for or taken
+  // twice; the lease written next keeps it after this transaction ends.
+  claimDue: `SELECT kind, resource_id AS "resourceId", attempts, in_progress_attempts AS "inProgressAttempts", reason,
+      last_error AS "lastError"
+    FROM upstream_deletions
+    WHERE status = 'PENDING' AND provider = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+    ORDER BY next_attempt_at LIMIT ?
+    FOR UPDATE SKIP LOCKED`,
+};
+
+/** serialization_failure, deadlock_detected: the transaction may simply be run again. */
+const RETRYABLE = new Set(['40001', '40P01']);
+const MAX_TRIES = 5;
+/** Held while migrating, so processes starting together do not apply a migration twice. */
+const MIGRATION_LOCK = 727_346_118;
+
+/** `?` placeholders → `$1, $2 …` (the SQL we write has no `?` anywhere else). */
+function numbered(text: string): string {
+  let n = 0;
+  return text.replace(/\?/g, () => `$${(n += 1)}`);
+}
+
+/** A connection error's message, without the URL's password (pg never puts it in, but a URL may). */
+export function describeConnectionError(error: unknown, url: string): string {
+  const parsed = new URL(url);
+  const where = `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  return `cannot use PostgreSQL at ${where}: ${message}${typeof code === 'string' && !message.includes(code) ? ` (${code})` : ''}`;
+}
+
+export class PostgresDatabase implements Database {
+  readonly dialect = 'postgres' as const;
+  private readonly texts = new Map<string, { text: string; name: string | undefined }>();
+
+  constructor(
+    readonly pool: pg.Pool,
+    private readonly onQuery?: OpenOptions['onQuery'],
+  ) {}
+
+  private prepared(sql: Statement['sql']): { text: string; name: string | undefined } {
+    const source = typeof sql === 'string' ? sql : POSTGRES_STATEMENTS[sql.primitive];
+    let entry = this.texts.get(source);
+    if (!entry) {
+      // Named statements are parsed and planned once per connection; dynamic texts (IN lists of
+      // every length) past the first few thousand run unnamed rather than grow every connection.
+      entry = { text: numbered(source), name: this.texts.size < 2_000 ? `sdg${this.texts.size}` : undefined };
+      this.texts.set(source, entry);
+    }
+    return entry;
+  }
+
+  private async execute(client: pg.Pool | pg.PoolClient, statement: Statement): Promise<StatementResult> {
+    const { text, name } = this.prepared(statement.sql);
+    if (this.onQuery) this.onQuery(text, [...statement.params]);
+    const result = await client.query<Row>({ text, values: statement.params as unknown[], ...(name ? { name } : {}) });
+    switch (statement.mode) {
+      case 'run':
+        return result.rowCount ?? 0;
+      case 'get':
+        return result.rows[0];
+      case 'all':
+        return result.rows;
+    }
+  }
+
+  read<T>(work: Work<T>): Promise<T> {
+    return stepAsync(work, (statement) => this.execute(this.pool, statement));
+  }
+
+  async write<T>(body: () => Work<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const value = await stepAsync(body(), (statement) => this.execute(client, statement));
+        await client.query('COMMIT');
+        return value;
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollback) {
+          // The connection itself failed: give it back broken so the pool replaces it.
+          broken = rollback instanceof Error ? rollback : new Error(String(rollback));
+        }
+        const code = (error as { code?: unknown }).code;
+        if (typeof code === 'string' && RETRYABLE.has(code) && attempt < MAX_TRIES) continue;
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.pool.query(READINESS_QUERY);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+}
+
+export async function openPostgres(target: { url: string; poolSize: number }, options: OpenOptions = {}): Promise<PostgresDatabase> {
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: target.poolSize,
+    // A server that does not answer fails the start (or a request) instead of hanging it.
+    connectionTimeoutMillis: 5_000,
+    // count(*) and the event sequence are int8: read them as JS numbers, like SQLite's.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle connection the server drops (a restart, a failover) is an event, not a crash: the pool
+  // replaces it, and the requests that need the database meanwhile fail and are retried by callers.
+  pool.on('error', () => undefined);
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw new Error(describeConnectionError(error, target.url));
+  }
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await migrate(drizzle(client), { migrationsFolder: resolve(MIGRATIONS_ROOT, 'postgres') });
+  } catch (error) {
+    client.release(true);
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+  client.release();
+  return new PostgresDatabase(pool, options.onQuery);
+}
