@@ -4,8 +4,8 @@
 // Merkle frontier; every append locks that row first, so appends to one log are serialised even
 // across processes (PostgreSQL takes the row lock in the upsert; SQLite's BEGIN IMMEDIATE is
 // already the only writer), while appends to different logs do not wait on each other.
-import { createHash } from 'node:crypto';
 import { get, run, type Work } from '../db/sql.ts';
+import { EMPTY_ROOT, eventLeafHash, nodeHash } from './merkle.ts';
 
 export const SYSTEM_LOG = '_system';
 
@@ -13,15 +13,8 @@ export function logIdOf(organizationId: string | null): string {
   return organizationId ?? SYSTEM_LOG;
 }
 
-/** RFC 9162 §2.1.1: the hash of a leaf, SHA-256(0x00 || leaf); a leaf is the 32 bytes of an event's hash. */
-export function leafHashOf(eventHashHex: string): Buffer {
-  return createHash('sha256').update(Buffer.from([0])).update(Buffer.from(eventHashHex, 'hex')).digest();
-}
-
-/** RFC 9162 §2.1.1: the hash of an interior node, SHA-256(0x01 || left || right). */
-export function interiorHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(Buffer.from([1])).update(left).update(right).digest();
-}
+/** The leaf hash of an event: a leaf is the 32 bytes of its hash (merkle.ts eventLeafHash). */
+export const leafHashOf = eventLeafHash;
 
 /** A complete subtree of a log's tree: level L, index i covers leaves [i·2^L, (i+1)·2^L). */
 export interface StoredNode {
@@ -43,7 +36,7 @@ export function extendFrontier(frontier: readonly Buffer[], leafIndex: number, l
   while (index % 2 === 1) {
     const right = next.pop()!;
     const left = next.pop()!;
-    const parent = interiorHash(left, right);
+    const parent = nodeHash(left, right);
     level += 1;
     index = Math.floor(index / 2);
     next.push(parent);
@@ -54,9 +47,9 @@ export function extendFrontier(frontier: readonly Buffer[], leafIndex: number, l
 
 /** RFC 9162 §2.1.1 MTH of the whole tree from its frontier; the empty tree is SHA-256 of nothing. */
 export function rootOfFrontier(frontier: readonly Buffer[]): Buffer {
-  if (frontier.length === 0) return createHash('sha256').digest();
+  if (frontier.length === 0) return EMPTY_ROOT;
   let root = frontier[frontier.length - 1]!;
-  for (let i = frontier.length - 2; i >= 0; i -= 1) root = interiorHash(frontier[i]!, root);
+  for (let i = frontier.length - 2; i >= 0; i -= 1) root = nodeHash(frontier[i]!, root);
   return root;
 }
 
