@@ -18,6 +18,9 @@ const SQLITE_ONLY = [
   'test/sandbox.test.ts', // `npm start` on a fresh machine: SQLite
 ];
 
+/** Files about PostgreSQL itself: only in the PostgreSQL project. */
+const POSTGRES_ONLY = ['test/postgres.test.ts'];
+
 export default defineConfig({
   resolve: {
     // graphql 16 ships CJS (main) and ESM (module) copies. Pothos and yoga load the CJS one through
@@ -32,9 +35,9 @@ export default defineConfig({
     // Two cores: run two files at a time; each file starts its own simulators and gateway on port 0.
     maxWorkers: 2,
     projects: [
-      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], env: { TEST_BACKEND: 'sqlite' } } },
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: POSTGRES_ONLY, env: { TEST_BACKEND: 'sqlite' } } },
       ...postgres.map(() => ({
-        extends: true,
+        extends: true as const,
         test: { name: 'postgres', include: ['test/**/*.test.ts'], exclude: SQLITE_ONLY, env: { TEST_BACKEND: 'postgres' } },
       })),
     ],

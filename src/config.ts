@@ -116,11 +116,6 @@ function origins(env: Env, name: string): string[] {
   });
 }
 
-/** The password part of a database URL, never echoed. */
-function withoutPassword(raw: string): string {
-  return raw.replace(/^([^:/]*:\/\/[^:/@]*):[^@/]*@/, '$1:…@');
-}
-
 function databaseTarget(env: Env, path: string): DatabaseTarget {
   const raw = env.DATABASE_URL?.trim();
   if (raw === undefined || raw === '') return { path };
@@ -131,7 +126,8 @@ function databaseTarget(env: Env, path: string): DatabaseTarget {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError('DATABASE_URL', `must be a URL like postgres://user:password@host:5432/database, got "${withoutPassword(raw)}"`);
+    // Not echoed: a database URL holds a password, and one that does not parse cannot be trimmed of it.
+    throw new ConfigError('DATABASE_URL', 'must be a URL like postgres://user:password@host:5432/database (the value set does not parse; it is not shown)');
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new ConfigError('DATABASE_URL', `must start with postgres:// or postgresql://, got "${parsed.protocol}//…"`);

@@ -93,6 +93,23 @@ describe('loadConfig', () => {
     expect(error.message.startsWith(`${variable}: `)).toBe(true);
   });
 
+  it('selects PostgreSQL with DATABASE_URL, refuses it together with DATABASE_PATH naming both, and never echoes its password', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://gw:s3cret@db.internal:5432/gateway', DATABASE_POOL_SIZE: '25' }).database).toEqual({
+      url: 'postgres://gw:s3cret@db.internal:5432/gateway',
+      poolSize: 25,
+    });
+    expect(loadConfig({}).database).toEqual({ path: './data/gateway.db' });
+    const both = configError({ DATABASE_URL: 'postgres://gw:s3cret@db/gateway', DATABASE_PATH: './data/x.db' });
+    expect(both.variable).toBe('DATABASE_URL');
+    expect(both.message).toContain('DATABASE_PATH');
+    for (const value of ['mysql://gw:s3cret@db/gateway', 'postgres://gw:s3cret@db', 'postgres://gw:s3cret@db:99999/x', 'not a url s3cret']) {
+      const error = configError({ DATABASE_URL: value });
+      expect(error.variable).toBe('DATABASE_URL');
+      expect(error.message).not.toContain('s3cret');
+    }
+    expect(configError({ DATABASE_URL: 'postgres://db/gateway', DATABASE_POOL_SIZE: '0' }).variable).toBe('DATABASE_POOL_SIZE');
+  });
+
   it('does not echo a credential put into a base URL, even one that does not parse', () => {
     for (const value of ['https://user:hunter2@api.rev.ai', 'https://user:hunter2@api rev.ai', 'ftp://user:hunter2@api.rev.ai']) {
       const error = configError({ REVAI_BASE_URL: value });

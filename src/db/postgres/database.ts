@@ -23,6 +23,18 @@ export const POSTGRES_STATEMENTS: DialectStatements = {
 
 /** serialization_failure, deadlock_detected: the transaction may simply be run again. */
 const RETRYABLE = new Set(['40001', '40P01']);
+/**
+ * The connection went away (admin shutdown, crash, failover, network). Before COMMIT was sent the
+ * server rolled the transaction back, so it may run again on a fresh connection; during COMMIT its
+ * fate is unknown, and the error goes to the caller instead.
+ */
+const CONNECTION_LOST = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE', 'ECONNREFUSED']);
+
+function lostConnection(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && CONNECTION_LOST.has(code)) return true;
+  return error instanceof Error && /Connection terminated/i.test(error.message);
+}
 const MAX_TRIES = 5;
 /** Held while migrating, so processes starting together do not apply a migration twice. */
 const MIGRATION_LOCK = 727_346_118;
@@ -85,9 +97,11 @@ export class PostgresDatabase implements Database {
     for (let attempt = 1; ; attempt += 1) {
       const client = await this.pool.connect();
       let broken: Error | undefined;
+      let committing = false;
       try {
         await client.query('BEGIN');
         const value = await stepAsync(body(), (statement) => this.execute(client, statement));
+        committing = true;
         await client.query('COMMIT');
         return value;
       } catch (error) {
@@ -98,7 +112,8 @@ export class PostgresDatabase implements Database {
           broken = rollback instanceof Error ? rollback : new Error(String(rollback));
         }
         const code = (error as { code?: unknown }).code;
-        if (typeof code === 'string' && RETRYABLE.has(code) && attempt < MAX_TRIES) continue;
+        const again = (typeof code === 'string' && RETRYABLE.has(code)) || (!committing && lostConnection(error));
+        if (again && attempt < MAX_TRIES) continue;
         throw error;
       } finally {
         client.release(broken);
