@@ -1,7 +1,7 @@
 // deleteBatchJob: Daily batch processor (seed 002). Daily deletes what it stored in its own bucket,
 // not what lives in a customer's bucket: the payload lists those objects so the caller can.
 import type { DeletionSuccess } from '../deletion/pipeline.ts';
-import { isObject } from '../providers/adapter.ts';
+import { isObject } from '../domain.ts';
 import { DeletionInterface, deleteMutation } from './deletion.ts';
 import { builder } from './builder.ts';
 

@@ -1,6 +1,6 @@
 // The one small interface every provider adapter implements: build the request for a resource,
 // and recognise the provider's own answers. Adapters hold no state, touch no database and never retry.
-import type { Provider, ResourceKind } from '../domain.ts';
+import { isObject, type Provider, type ResourceKind } from '../domain.ts';
 
 /** What an adapter needs to know about the resource being deleted upstream. */
 export interface UpstreamTarget {
@@ -53,10 +53,6 @@ export interface Adapter {
   isOwnNotFound(response: ProviderResponse): boolean;
   /** Provider-specific answers that the generic mapping would get wrong (Rev AI 409, Scriptix 400). */
   special?(target: UpstreamTarget, response: ProviderResponse): UpstreamOutcome | null;
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A path segment from an id: ids are validated before this, encoding is the second fence. */

@@ -1,5 +1,6 @@
 // Aitronos audio transcriptions (seed 000): DELETE /v1/audio/transcribe/{id}, Bearer, envelope answers.
-import { bearer, isAitronosError, isObject, segment, unrecognized, type Adapter } from './adapter.ts';
+import { isObject } from '../domain.ts';
+import { bearer, isAitronosError, segment, unrecognized, type Adapter } from './adapter.ts';
 
 export const aitronosAudio: Adapter = {
   provider: 'AITRONOS_AUDIO',

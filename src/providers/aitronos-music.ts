@@ -1,6 +1,7 @@
 // Aitronos music tracks (seed 003): DELETE /v1/music/{organization_id}/tracks/{track_id}.
 // Unlike the audio API it authenticates with X-API-Key, never Authorization.
-import { isAitronosError, isObject, segment, unrecognized, type Adapter } from './adapter.ts';
+import { isObject } from '../domain.ts';
+import { isAitronosError, segment, unrecognized, type Adapter } from './adapter.ts';
 
 export const aitronosMusic: Adapter = {
   provider: 'AITRONOS_MUSIC',

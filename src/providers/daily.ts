@@ -1,6 +1,7 @@
 // Daily batch processor (seed 002): DELETE /batch-processor/{id} answers the job status. Daily deletes
 // the objects in its own bucket, not those in a custom bucket: the job body says where they are.
-import { bearer, isObject, segment, unrecognized, type Adapter } from './adapter.ts';
+import { isObject } from '../domain.ts';
+import { bearer, segment, unrecognized, type Adapter } from './adapter.ts';
 
 export const daily: Adapter = {
   provider: 'DAILY',

@@ -1,5 +1,6 @@
 // Rev AI jobs (seed 004): DELETE /speechtotext/v1/jobs/{id} → 204, only once the job is completed.
-import { bearer, isObject, segment, unrecognized, type Adapter, type ProviderResponse } from './adapter.ts';
+import { isObject } from '../domain.ts';
+import { bearer, segment, unrecognized, type Adapter, type ProviderResponse } from './adapter.ts';
 
 function problemType(response: ProviderResponse): string {
   return isObject(response.json) && typeof response.json.type === 'string' ? response.json.type : '';

@@ -1,6 +1,7 @@
 // Scriptix speech-to-text v3 (seed 001): sessions, their documents and documents' comments.
 // 200 and 204 both mean deleted; deleting a session removes its documents at Scriptix too.
-import { bearer, isObject, segment, unrecognized, type Adapter, type UpstreamTarget } from './adapter.ts';
+import { isObject } from '../domain.ts';
+import { bearer, segment, unrecognized, type Adapter, type UpstreamTarget } from './adapter.ts';
 
 function path(target: UpstreamTarget): string {
   const session = `/api/v3/speech-to-text/session`;
