@@ -7,6 +7,7 @@ const DELETE_BATCH_JOB = `mutation($id: ID!) {
     ... on BatchJobDeletion {
       batchJobId deleted deletedAt deletedUpstream alreadyDeleted
       job { id preset status input output error }
+      outputObjects { bucket key region format }
       retainedObjects { bucket key region format }
       upstream { kind status attempts reason lastHttpStatus }
       auditEvent { outcome action resourceId }
@@ -86,6 +87,32 @@ describe('deleteBatchJob', () => {
     expect(calls[0]!.headers.authorization).toBe(`Bearer ${TEST_CREDENTIALS.dailyApiKey}`);
   });
 
+  it("lists every output object Daily's answer names, in its own bucket and in custom ones, and retains only the custom ones", async () => {
+    const id = 'a1b2c3d4-0000-4000-8000-000000000010';
+    job(id);
+    const deletion = (await t.gql(t.keys.member, DELETE_BATCH_JOB, { id })).body.data!.deleteBatchJob;
+    const daily = { bucket: DAILY_BUCKET, key: `${DAILY_BUCKET}/${id}/transcript/output.json`, region: 'us-west-2', format: 'json' };
+    const transcript = { bucket: CUSTOM_BUCKET, key: `${CUSTOM_BUCKET}/${id}/transcript/output.txt`, region: 'eu-central-1', format: 'txt' };
+    const summary = { bucket: CUSTOM_BUCKET, key: `${CUSTOM_BUCKET}/${id}/summary/output.txt`, region: 'eu-central-1', format: 'txt' };
+    expect(deletion.outputObjects).toEqual([daily, transcript, summary]);
+    expect(deletion.retainedObjects).toEqual([transcript, summary]);
+  });
+
+  it("while PENDING lists every object of the catalog's registered output, retained or not", async () => {
+    const id = 'a1b2c3d4-0000-4000-8000-000000000011';
+    job(id, { output: true });
+    t.simulators.daily.pushFault({ status: 503, path: jobPath(id) });
+    const deletion = (await t.gql(t.keys.member, DELETE_BATCH_JOB, { id })).body.data!.deleteBatchJob;
+    expect(deletion.upstream.status).toBe('PENDING');
+    expect(deletion.outputObjects.map((o: { bucket: string; key: string }) => o.key)).toEqual([
+      `${DAILY_BUCKET}/${id}/transcript/output.json`,
+      `${CUSTOM_BUCKET}/${id}/transcript/output.vtt`,
+      `someone-elses-bucket/${id}/transcript/output.txt`,
+      `${ARCHIVE_BUCKET}/${id}/summary/output.txt`,
+    ]);
+    expect(deletion.retainedObjects.map((o: { bucket: string }) => o.bucket)).toEqual([CUSTOM_BUCKET, ARCHIVE_BUCKET]);
+  });
+
   it("prefers Daily's answer to the catalog's registered output once Daily has answered", async () => {
     const id = 'a1b2c3d4-0000-4000-8000-000000000001';
     job(id, { output: true });
@@ -135,7 +162,7 @@ describe('deleteBatchJob', () => {
     job(id);
     t.simulators.daily.pushFault({ status: 503, path: jobPath(id) });
     const answer = await t.gql(t.keys.member, DELETE_BATCH_JOB, { id });
-    expect(answer.body.data!.deleteBatchJob).toMatchObject({ deletedUpstream: false, job: null, retainedObjects: [] });
+    expect(answer.body.data!.deleteBatchJob).toMatchObject({ deletedUpstream: false, job: null, outputObjects: [], retainedObjects: [] });
   });
 
   it("counts Daily's own 404 (a JSON error) as deleted, but an empty 404 as FAILED UNRECOGNIZED_RESPONSE", async () => {
