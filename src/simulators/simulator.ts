@@ -101,6 +101,8 @@ export class Simulator {
   private readonly gone = new Map<string, 'deleted' | 'missing'>();
   private readonly deleteCounts = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Whether answers carry an `x-request-id` header; off until switched on (see setRequestIdHeader). */
+  private requestIdHeader = false;
   private seq = 0;
   private url: string | undefined;
 
@@ -173,12 +175,22 @@ export class Simulator {
     return new Map(this.deleteCounts);
   }
 
+  /**
+   * Makes every answer (provider routes and faults) carry `x-request-id: req_…`, the id of that
+   * answer. None of the seeds documents such a header; it is a switch so a gateway's reading of it
+   * can be seen and tested, not a claim about the real APIs.
+   */
+  setRequestIdHeader(enabled: boolean): void {
+    this.requestIdHeader = enabled;
+  }
+
   /** Clears requests, faults and state. Subclasses extend it with their own switches. */
   reset(): void {
     this.requests.length = 0;
     this.faults.length = 0;
     this.gone.clear();
     this.deleteCounts.clear();
+    this.requestIdHeader = false;
     this.seq = 0;
   }
 
@@ -294,6 +306,7 @@ export class Simulator {
       this.deleteCounts.set(ctx.path, (this.deleteCounts.get(ctx.path) ?? 0) + 1);
     }
     record.status = answer.status;
+    if (this.requestIdHeader) answer = { ...answer, headers: { ...answer.headers, 'x-request-id': ctx.requestId } };
     if (!res.destroyed) writeAnswer(res, answer);
   }
 
@@ -368,6 +381,12 @@ export class Simulator {
     this.controlRoute('GET', '/deletes', () => ({ status: 200, body: Object.fromEntries(this.deleteCounts) }));
     this.controlRoute('POST', '/reset', () => {
       this.reset();
+      return noContent;
+    });
+    this.controlRoute('POST', '/request-id-header', (body) => {
+      const enabled = isRecord(body) ? body['enabled'] : undefined;
+      if (typeof enabled !== 'boolean') throw new ControlError('body must be {"enabled": true|false}');
+      this.setRequestIdHeader(enabled);
       return noContent;
     });
     this.controlRoute('POST', '/missing', (body) => {
