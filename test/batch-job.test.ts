@@ -9,7 +9,7 @@ const DELETE_BATCH_JOB = `mutation($id: ID!) {
       job { id preset status input output error }
       outputObjects { bucket key region format }
       retainedObjects { bucket key region format }
-      upstream { kind status attempts reason lastHttpStatus }
+      upstream { kind status attempts reason lastHttpStatus lastError providerResponse }
       auditEvent { outcome action resourceId }
     }
     ... on Error { code message status }
@@ -186,6 +186,50 @@ describe('deleteBatchJob', () => {
       deletedUpstream: false,
       job: null,
       upstream: { status: 'FAILED', reason: 'UNRECOGNIZED_RESPONSE', lastHttpStatus: 404 },
+    });
+  });
+
+  it('fails a job whose 200 body reports an error text, never DELETED, keeping the job body and the text as lastError', async () => {
+    const id = 'a1b2c3d4-0000-4000-8000-000000000012';
+    job(id);
+    t.simulators.daily.setJobError(id, { error: 'Failed to delete transcriptions', status: 'finished' });
+    const deletion = (await t.gql(t.keys.member, DELETE_BATCH_JOB, { id })).body.data!.deleteBatchJob;
+    expect(deletion).toMatchObject({
+      deleted: true,
+      deletedUpstream: false,
+      job: { id, status: 'finished', error: 'Failed to delete transcriptions' },
+      upstream: {
+        status: 'FAILED',
+        reason: 'PROVIDER_REPORTED_ERROR',
+        lastHttpStatus: 200,
+        lastError: 'HTTP 200: Failed to delete transcriptions',
+        providerResponse: { job: { id, error: 'Failed to delete transcriptions' } },
+      },
+    });
+    // What existed is still listed, so the caller knows what Daily may have left behind.
+    expect(deletion.outputObjects).toHaveLength(3);
+    const receipt = await t.gql(t.keys.member, `query($id: ID!) { resource(kind: BATCH_JOB, id: $id) { deletionReceipt { outcome details } } }`, { id });
+    expect(receipt.body.data!.resource.deletionReceipt.at(-1)).toMatchObject({
+      outcome: 'UPSTREAM_FAILED',
+      details: { reason: 'PROVIDER_REPORTED_ERROR', error: 'HTTP 200: Failed to delete transcriptions', job: { id, status: 'finished' } },
+    });
+  });
+
+  it('fails a job whose 200 body says status "error" with no text, never DELETED, keeping the job body', async () => {
+    const id = 'a1b2c3d4-0000-4000-8000-000000000013';
+    job(id);
+    t.simulators.daily.setJobError(id, { error: null, status: 'error' });
+    const deletion = (await t.gql(t.keys.member, DELETE_BATCH_JOB, { id })).body.data!.deleteBatchJob;
+    expect(deletion).toMatchObject({
+      deletedUpstream: false,
+      job: { id, status: 'error', error: null },
+      upstream: {
+        status: 'FAILED',
+        reason: 'PROVIDER_REPORTED_ERROR',
+        lastHttpStatus: 200,
+        lastError: 'HTTP 200: Daily answered the job with status "error"',
+        providerResponse: { job: { id, status: 'error' } },
+      },
     });
   });
 

@@ -49,9 +49,9 @@ export function decide(row: UpstreamDeletionRow, outcome: UpstreamOutcome, confi
   }
   if (outcome.status === 'FAILED') {
     return {
-      set: { ...common, status: 'FAILED', reason: outcome.reason, lastError: outcome.error, nextAttemptAt: null },
+      set: { ...common, status: 'FAILED', reason: outcome.reason, lastError: outcome.error, nextAttemptAt: null, result: outcome.result ?? null },
       outcome: 'UPSTREAM_FAILED',
-      details: { attempt: row.attempts, reason: outcome.reason, error: outcome.error },
+      details: { attempt: row.attempts, reason: outcome.reason, error: outcome.error, ...(outcome.result ?? {}) },
     };
   }
   const inProgress = outcome.reason === 'JOB_IN_PROGRESS';

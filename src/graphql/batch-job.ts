@@ -83,7 +83,8 @@ const BatchJobDeletion = builder.objectRef<BatchJobDeletionShape>('BatchJobDelet
     job: t.field({
       type: BatchJob,
       nullable: true,
-      description: "The job status Daily answered the DELETE with; null while the provider deletion is still pending.",
+      description:
+        "The job status Daily answered the DELETE with (also when it reported an error: upstream FAILED, reason PROVIDER_REPORTED_ERROR); null while the provider deletion is still pending, or when Daily answered no job.",
       resolve: (d) => d.job,
     }),
     outputObjects: t.field({
@@ -109,7 +110,8 @@ deleteMutation<{ batchJobId: string }, BatchJobDeletionShape>({
   payload: BatchJobDeletion,
   target: (args) => ({ kind: 'BATCH_JOB', args, idArg: 'batchJobId' }),
   shape: (success, ctx) => {
-    const job = success.upstream.status === 'DELETED' ? jobOf(success.upstream.result?.job) : null;
+    // Daily's answer once it has given one: a confirmation, or a job body reporting an error (FAILED).
+    const job = success.upstream.status === 'PENDING' ? null : jobOf(success.upstream.result?.job);
     const output = job ? job.output : success.resource.attributes?.output;
     const custom = new Set(ctx.config.daily.customBuckets);
     const outputObjects = storedObjectsOf(output);

@@ -37,7 +37,14 @@ export type UpstreamOutcome =
       /** The provider asked for at least this long (Retry-After). */
       retryAfterMs: number | null;
     }
-  | { status: 'FAILED'; httpStatus: number | null; reason: string; error: string };
+  | {
+      status: 'FAILED';
+      httpStatus: number | null;
+      reason: string;
+      error: string;
+      /** What the provider said that matters even though it failed (Daily's job body reporting an error). */
+      result?: Record<string, unknown> | null;
+    };
 
 export interface Adapter {
   provider: Provider;

@@ -13,6 +13,18 @@ export const daily: Adapter = {
   accepted(response) {
     const body = response.json;
     if (!isObject(body) || typeof body.id !== 'string') return unrecognized(response, 'a Daily job status');
+    // Seed 002: the answer is the job status, whose `error` ("Details of error", e.g. "Failed to delete
+    // transcriptions") or `status: "error"` says Daily did not do it. A 200 is no proof of deletion then.
+    const text = typeof body.error === 'string' ? body.error.trim() : '';
+    if (text !== '' || body.status === 'error') {
+      return {
+        status: 'FAILED',
+        httpStatus: response.status,
+        reason: 'PROVIDER_REPORTED_ERROR',
+        error: `HTTP ${response.status}: ${text !== '' ? text.slice(0, 200) : 'Daily answered the job with status "error"'}`,
+        result: { job: body },
+      };
+    }
     return { result: { job: body }, reason: null };
   },
   isOwnNotFound: (response) => isObject(response.json) && typeof response.json.error === 'string',
