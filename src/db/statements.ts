@@ -59,6 +59,8 @@ function build(db: Db) {
         reason: v('reason'),
         /** JSON text: the caller encodes it (no column encoder runs on a SET placeholder). */
         result: v('result'),
+        providerRequestId: v('providerRequestId'),
+        providerErrorCode: v('providerErrorCode'),
         updatedAt: v('updatedAt'),
         completedAt: v('completedAt'),
       })

@@ -6,7 +6,7 @@ import { appendAuditEvent, type AuditInput } from '../audit/append.ts';
 import { inSharedTransaction, type Db } from '../db/open.ts';
 import { statementsOf } from '../db/statements.ts';
 import type { AuditEventRow, UpstreamDeletionRow } from '../db/schema.ts';
-import type { UpstreamOutcome } from '../providers/adapter.ts';
+import { diagnosticDetails, type UpstreamOutcome } from '../providers/adapter.ts';
 import type { Runtime } from '../runtime.ts';
 import { nextDelayMs } from '../worker/backoff.ts';
 
@@ -34,7 +34,15 @@ type Decision = {
 
 export function decide(row: UpstreamDeletionRow, outcome: UpstreamOutcome, config: Config, runtime: Runtime): Decision {
   const now = runtime.clock.now();
-  const common = { lastHttpStatus: outcome.httpStatus, leaseOwner: null, leaseUntil: null, updatedAt: now.toISOString() };
+  const common = {
+    lastHttpStatus: outcome.httpStatus,
+    // Per answer: a later answer replaces them, null when it gave none.
+    providerRequestId: outcome.providerRequestId ?? null,
+    providerErrorCode: outcome.providerErrorCode ?? null,
+    leaseOwner: null,
+    leaseUntil: null,
+    updatedAt: now.toISOString(),
+  };
   if (outcome.status === 'DELETED') {
     return {
       set: { ...common, status: 'DELETED', reason: outcome.reason, result: outcome.result, completedAt: now.toISOString(), nextAttemptAt: null, lastError: null },
@@ -130,6 +138,7 @@ function applyOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInp
             note: "the provider's answer arrived after this caller's lease had passed on; the outbox row is left to its holder",
             ...(input.outcome.reason ? { reason: input.outcome.reason } : {}),
             ...(input.outcome.result ?? {}),
+            ...diagnosticDetails(input.outcome),
           },
         }),
       );
@@ -147,6 +156,8 @@ function applyOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInp
     lastError: next.lastError,
     reason: next.reason,
     result: next.result === null ? null : JSON.stringify(next.result),
+    providerRequestId: next.providerRequestId,
+    providerErrorCode: next.providerErrorCode,
     updatedAt: next.updatedAt,
     completedAt: next.completedAt,
   })!;
@@ -157,7 +168,7 @@ function applyOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInp
       requestId: input.requestId,
       traceId: input.traceId,
       upstreamHttpStatus: input.outcome.httpStatus,
-      details: decision.details,
+      details: { ...decision.details, ...diagnosticDetails(input.outcome) },
     }),
   );
   return { row: updated, event };

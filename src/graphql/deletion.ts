@@ -32,6 +32,16 @@ export const UpstreamDeletion = builder.objectRef<UpstreamDeletionRow>('Upstream
     }),
     completedAt: t.field({ type: 'DateTime', nullable: true, resolve: (row) => row.completedAt }),
     createdAt: t.field({ type: 'DateTime', resolve: (row) => row.createdAt }),
+    providerRequestId: t.exposeString('providerRequestId', {
+      nullable: true,
+      description:
+        "The provider's id of its last answer, to quote to its support: Aitronos' metadata.request_id (success) or error.trace_id (error); Daily's, Rev AI's and Scriptix's x-request-id response header. Null when the answer gave none (or no answer came).",
+    }),
+    providerErrorCode: t.exposeString('providerErrorCode', {
+      nullable: true,
+      description:
+        "The provider's own error code in its last answer: Aitronos' error.code (e.g. INSUFFICIENT_PERMISSIONS), the last path segment of Rev AI's problem type (e.g. invalid-job-state), Daily's error (e.g. not-found). Null when it gave none.",
+    }),
     providerResponse: t.field({
       type: 'JSON',
       nullable: true,

@@ -1,6 +1,6 @@
 // Aitronos audio transcriptions (seed 000): DELETE /v1/audio/transcribe/{id}, Bearer, envelope answers.
 import { isObject } from '../domain.ts';
-import { bearer, isAitronosError, segment, unrecognized, type Adapter } from './adapter.ts';
+import { aitronosDiagnostics, bearer, isAitronosError, segment, unrecognized, type Adapter } from './adapter.ts';
 
 export const aitronosAudio: Adapter = {
   provider: 'AITRONOS_AUDIO',
@@ -26,4 +26,5 @@ export const aitronosAudio: Adapter = {
     };
   },
   isOwnNotFound: (response) => isAitronosError(response.json, 404),
+  diagnostics: aitronosDiagnostics,
 };

@@ -1,7 +1,7 @@
 // Aitronos music tracks (seed 003): DELETE /v1/music/{organization_id}/tracks/{track_id}.
 // Unlike the audio API it authenticates with X-API-Key, never Authorization.
 import { isObject } from '../domain.ts';
-import { isAitronosError, segment, unrecognized, type Adapter } from './adapter.ts';
+import { aitronosDiagnostics, isAitronosError, segment, unrecognized, type Adapter } from './adapter.ts';
 
 export const aitronosMusic: Adapter = {
   provider: 'AITRONOS_MUSIC',
@@ -16,4 +16,5 @@ export const aitronosMusic: Adapter = {
     return { result: { detail: typeof body.detail === 'string' ? body.detail : 'Track deleted.' }, reason: null };
   },
   isOwnNotFound: (response) => isAitronosError(response.json, 404),
+  diagnostics: aitronosDiagnostics,
 };

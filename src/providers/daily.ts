@@ -1,7 +1,7 @@
 // Daily batch processor (seed 002): DELETE /batch-processor/{id} answers the job status. Daily deletes
 // the objects in its own bucket, not those in a custom bucket: the job body says where they are.
 import { isObject } from '../domain.ts';
-import { bearer, segment, unrecognized, type Adapter } from './adapter.ts';
+import { REQUEST_ID_HEADER, bearer, requestIdHeader, segment, unrecognized, type Adapter } from './adapter.ts';
 
 export const daily: Adapter = {
   provider: 'DAILY',
@@ -28,4 +28,12 @@ export const daily: Adapter = {
     return { result: { job: body }, reason: null };
   },
   isOwnNotFound: (response) => isObject(response.json) && typeof response.json.error === 'string',
+  responseHeaders: [REQUEST_ID_HEADER],
+  // Daily's error answers name the error in `error` ("not-found", "authentication-error"), its text in
+  // `info`; a job body's `error` is text ("Details of error"), the job's, not a code.
+  diagnostics: (response) => ({
+    requestId: requestIdHeader(response),
+    errorCode:
+      (response.status < 200 || response.status >= 300) && isObject(response.json) && typeof response.json.error === 'string' ? response.json.error : null,
+  }),
 };

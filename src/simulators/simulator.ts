@@ -16,6 +16,8 @@ export interface RecordedRequest {
   status: number;
   /** Date.now() when the request arrived. */
   at: number;
+  /** The id of the answer (`req_…`): Aitronos' request_id / trace_id, the x-request-id header when on. */
+  requestId: string;
 }
 
 export interface Fault {
@@ -249,6 +251,7 @@ export class Simulator {
       headers: flattenHeaders(req.headers),
       status: 0,
       at: receivedAt,
+      requestId: this.nextRequestId(),
     };
     this.record(record);
 
@@ -257,7 +260,7 @@ export class Simulator {
       path,
       params: {},
       headers: req.headers,
-      requestId: this.nextRequestId(),
+      requestId: record.requestId,
       receivedAt,
     };
     const fault = this.takeFault(path);
