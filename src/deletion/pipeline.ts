@@ -222,7 +222,9 @@ function commit(ctx: DeletionContext, target: DeletionTarget, resource: CatalogR
   });
 }
 
-export function upstreamTargetOf(resource: Pick<CatalogResource, 'kind' | 'id' | 'provider' | 'organizationId' | 'sessionId' | 'documentId'>): UpstreamTarget {
+export function upstreamTargetOf(
+  resource: Pick<CatalogResource, 'kind' | 'id' | 'provider' | 'organizationId' | 'sessionId' | 'documentId' | 'attributes'>,
+): UpstreamTarget {
   return {
     kind: resource.kind,
     id: resource.id,
@@ -230,6 +232,7 @@ export function upstreamTargetOf(resource: Pick<CatalogResource, 'kind' | 'id' |
     organizationId: resource.organizationId,
     sessionId: resource.sessionId,
     documentId: resource.documentId,
+    attributes: resource.attributes,
   };
 }
 

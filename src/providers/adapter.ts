@@ -10,6 +10,8 @@ export interface UpstreamTarget {
   organizationId: string;
   sessionId: string | null;
   documentId: string | null;
+  /** The catalog's provider attributes (an Aitronos track's `aitronosOrganizationId`). */
+  attributes?: Record<string, unknown> | null;
 }
 
 export interface ProviderRequest {

@@ -132,6 +132,11 @@ export class ProviderClient {
     }
     const base = new URL(baseUrl);
     const request = adapter.request(target, credential);
+    // …and every segment of the path the adapter built is one too (its route words are), so a value
+    // taken from the catalog's attributes cannot change the URL either.
+    if (!request.path.split('/').slice(1).every((part) => ID_PATTERN.test(part))) {
+      return { status: 'FAILED', httpStatus: null, reason: 'INVALID_ID', error: 'a path segment failed validation before the provider call' };
+    }
     const path = base.pathname.replace(/\/+$/, '') + request.path;
     try {
       const response = await this.agent.request({
