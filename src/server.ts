@@ -32,12 +32,15 @@ import type { Observer } from './observer.ts';
 import type { ProviderClient } from './providers/http.ts';
 import type { Runtime } from './runtime.ts';
 import { RateLimiter } from './auth/rate-limit.ts';
+import { Circuits } from './worker/circuit.ts';
 
 export interface ServerDeps {
   config: Config;
   db: Db;
   runtime: Runtime;
   client: ProviderClient;
+  /** The process's provider circuits, shared with its worker (a set of its own when not given). */
+  circuits?: Circuits;
   observer: Observer;
   logger: Logger;
   instanceId: string;
@@ -174,6 +177,7 @@ export function createGateway(deps: ServerDeps) {
   const { config, db, logger, metrics } = deps;
   const scopes = new WeakMap<Request, RequestScope>();
   const limiter = new RateLimiter(config.rateLimitPerMinute, () => deps.runtime.clock.now().getTime());
+  const circuits = deps.circuits ?? new Circuits(deps.runtime.clock);
 
   const requestPlugin: Plugin<GraphQLContext> = {
     onRequest({ request }) {
@@ -335,6 +339,7 @@ export function createGateway(deps: ServerDeps) {
         config,
         runtime: deps.runtime,
         client: deps.client,
+        circuits,
         observer: deps.observer,
         instanceId: deps.instanceId,
         loaders: createLoaders(db),

@@ -50,6 +50,7 @@ function build(db: Db) {
       .update(upstreamDeletions)
       .set({
         status: v('status'),
+        attempts: v('attempts'),
         inProgressAttempts: v('inProgressAttempts'),
         nextAttemptAt: v('nextAttemptAt'),
         leaseOwner: null,

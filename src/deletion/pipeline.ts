@@ -25,6 +25,7 @@ import type { Observer } from '../observer.ts';
 import type { UpstreamTarget } from '../providers/adapter.ts';
 import type { ProviderClient } from '../providers/http.ts';
 import type { Runtime } from '../runtime.ts';
+import type { Circuits } from '../worker/circuit.ts';
 import { mayDelete, type Ancestors } from './policy.ts';
 import { recordOutcomeSoon } from './recorder.ts';
 
@@ -36,6 +37,8 @@ export interface DeletionContext {
   config: Config;
   runtime: Runtime;
   client: ProviderClient;
+  /** This process's provider circuits, shared with the worker: no inline call while one is open. */
+  circuits: Circuits;
   loaders: Loaders;
   observer: Observer;
   principal: Principal;
@@ -240,7 +243,7 @@ export function upstreamTargetOf(
 async function deliver(ctx: DeletionContext, committed: Committed): Promise<DeletionSuccess> {
   const { resource } = committed;
   ctx.observer.deletion({ kind: resource.kind, provider: resource.provider, outcome: 'DELETED', requestId: ctx.requestId });
-  const call = await ctx.client.deleteUpstream(upstreamTargetOf(resource));
+  const call = await ctx.circuits.call(resource.provider, () => ctx.client.deleteUpstream(upstreamTargetOf(resource)));
   const recorded = await recordOutcomeSoon(ctx.db, ctx.config, ctx.runtime, {
     kind: resource.kind,
     resourceId: resource.id,
@@ -250,15 +253,17 @@ async function deliver(ctx: DeletionContext, committed: Committed): Promise<Dele
     requestId: ctx.requestId,
     traceId: ctx.traceId,
   });
-  ctx.observer.upstreamCall({
-    provider: resource.provider,
-    kind: resource.kind,
-    status: call.outcome.status,
-    httpStatus: call.outcome.httpStatus,
-    reason: call.outcome.reason,
-    latencyMs: call.latencyMs,
-    via: 'request',
-  });
+  if (call.outcome.status !== 'PENDING' || !call.outcome.notCalled) {
+    ctx.observer.upstreamCall({
+      provider: resource.provider,
+      kind: resource.kind,
+      status: call.outcome.status,
+      httpStatus: call.outcome.httpStatus,
+      reason: call.outcome.reason,
+      latencyMs: call.latencyMs,
+      via: 'request',
+    });
+  }
   ctx.loaders.clearAll();
   return {
     kind: resource.kind,

@@ -63,17 +63,19 @@ export function decide(row: UpstreamDeletionRow, outcome: UpstreamOutcome, confi
     };
   }
   const inProgress = outcome.reason === 'JOB_IN_PROGRESS';
+  // A call never made (its circuit was open) gives back the attempt the row counted for it.
+  const attempts = row.attempts - (outcome.notCalled ? 1 : 0);
   const inProgressAttempts = row.inProgressAttempts + (inProgress ? 1 : 0);
-  const counted = row.attempts - inProgressAttempts;
+  const counted = attempts - inProgressAttempts;
   // A re-queued row gets a whole new deadline, not what was left of the first one.
   const age = now.getTime() - Date.parse(row.queuedAt ?? row.createdAt);
   const giveUp = inProgress ? age >= config.jobInProgressDeadlineMs : counted >= config.upstreamMaxAttempts;
   if (giveUp) {
     const reason = inProgress ? 'JOB_IN_PROGRESS_DEADLINE' : 'MAX_ATTEMPTS_EXCEEDED';
     return {
-      set: { ...common, status: 'FAILED', inProgressAttempts, reason, lastError: outcome.error, nextAttemptAt: null },
+      set: { ...common, status: 'FAILED', attempts, inProgressAttempts, reason, lastError: outcome.error, nextAttemptAt: null },
       outcome: 'UPSTREAM_FAILED',
-      details: { attempt: row.attempts, reason, lastReason: outcome.reason, error: outcome.error },
+      details: { attempt: attempts, reason, lastReason: outcome.reason, error: outcome.error },
     };
   }
   const delay = nextDelayMs({
@@ -84,10 +86,10 @@ export function decide(row: UpstreamDeletionRow, outcome: UpstreamOutcome, confi
   });
   const nextAttemptAt = new Date(now.getTime() + delay).toISOString();
   return {
-    set: { ...common, status: 'PENDING', inProgressAttempts, reason: outcome.reason, lastError: outcome.error, nextAttemptAt },
+    set: { ...common, status: 'PENDING', attempts, inProgressAttempts, reason: outcome.reason, lastError: outcome.error, nextAttemptAt },
     outcome: 'UPSTREAM_RETRY_SCHEDULED',
     details: {
-      attempt: row.attempts,
+      attempt: attempts,
       reason: outcome.reason,
       error: outcome.error,
       nextAttemptAt,
@@ -150,6 +152,7 @@ function applyOutcome(db: Db, config: Config, runtime: Runtime, input: RecordInp
   const updated = sql.recordOutbox.get({
     ...key,
     status: next.status,
+    attempts: next.attempts,
     inProgressAttempts: next.inProgressAttempts,
     nextAttemptAt: next.nextAttemptAt,
     lastHttpStatus: next.lastHttpStatus,

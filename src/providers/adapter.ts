@@ -46,6 +46,8 @@ export type UpstreamOutcome = (
       error: string;
       /** The provider asked for at least this long (Retry-After). */
       retryAfterMs: number | null;
+      /** No provider call was made (its circuit was open): the attempt counted for it is given back. */
+      notCalled?: true;
     }
   | {
       status: 'FAILED';
