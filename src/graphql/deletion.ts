@@ -23,7 +23,7 @@ export const UpstreamDeletion = builder.objectRef<UpstreamDeletionRow>('Upstream
     reason: t.exposeString('reason', {
       nullable: true,
       description:
-        'Why it is in this state: ALREADY_ABSENT, PROVIDER_UPSTREAM_PENDING, JOB_IN_PROGRESS, PROVIDER_UNAVAILABLE, RATE_LIMITED, TIMEOUT, CONNECTION_ERROR, UNAUTHORIZED, FORBIDDEN, REJECTED, UNRECOGNIZED_RESPONSE, PROVIDER_REPORTED_ERROR (Daily answered 200 with a job reporting an error), INVALID_ID (a URL part was not an id: no call made), MAX_ATTEMPTS_EXCEEDED …',
+        'Why it is in this state: ALREADY_ABSENT, PROVIDER_UPSTREAM_PENDING, JOB_IN_PROGRESS, PROVIDER_UNAVAILABLE, RATE_LIMITED, TIMEOUT, CONNECTION_ERROR, UNAUTHORIZED, FORBIDDEN, REJECTED, UNRECOGNIZED_RESPONSE, PROVIDER_REPORTED_ERROR (Daily answered 200 with a job reporting an error), INVALID_ID (a URL part was not an id: no call made), CIRCUIT_OPEN (the provider failed repeatedly: no call made, the worker delivers once it is back), MAX_ATTEMPTS_EXCEEDED …',
     }),
     nextAttemptAt: t.field({
       type: 'DateTime',
