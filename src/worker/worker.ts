@@ -53,7 +53,7 @@ export class Worker {
     this.owner = `${instanceId}/worker`;
     this.concurrency = options.concurrencyPerProvider ?? 16;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
-    this.circuits = options.circuits ?? new Circuits(runtime.clock, options.circuitThreshold ?? 5, options.circuitCooldownMs ?? 15_000);
+    this.circuits = options.circuits ?? new Circuits(runtime.clock, options.circuitThreshold, options.circuitCooldownMs);
     for (const provider of PROVIDERS) {
       this.inFlight.set(provider, 0);
       this.running.set(provider, new Set());
