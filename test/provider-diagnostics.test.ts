@@ -5,7 +5,7 @@ import { createLogger } from '../src/logging.ts';
 import { silentObserver } from '../src/observer.ts';
 import { randomId, type Runtime } from '../src/runtime.ts';
 import { Worker } from '../src/worker/worker.ts';
-import { ORG, deletesTo, startTestGateway, type TestGateway } from './support/harness.ts';
+import { ORG, TEST_CREDENTIALS, deletesTo, startTestGateway, type TestGateway } from './support/harness.ts';
 
 let now = Date.parse('2026-03-02T14:00:00.000Z');
 const runtime: Runtime = { clock: { now: () => new Date(now) }, newId: randomId, random: () => 0.5 };
@@ -125,5 +125,22 @@ describe('provider diagnostics', () => {
     t.simulators.scriptix.setRequestIdHeader(false);
     const off = await t.gql(t.keys.member, DELETE_SESSION, { id: 'sess_diag_off' });
     expect(off.body.data!.deleteSession.upstream).toMatchObject({ status: 'DELETED', providerRequestId: null, providerErrorCode: null });
+  });
+
+  it('drops a request id or error code that carries the provider credential back, or is not a short printable token', async () => {
+    t.register([
+      { kind: 'TRANSCRIPTION', id: 'trans_diag_echo', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' },
+      { kind: 'TRANSCRIPTION', id: 'trans_diag_long', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' },
+    ]);
+    const envelope = (trace_id: string, code: string) => ({ success: false, error: { code, status: 401, message: 'Invalid API key', trace_id } });
+    t.simulators.aitronos.pushFault({ status: 401, body: envelope(`tr-${TEST_CREDENTIALS.aitronosApiKey}`, `BAD_KEY_${TEST_CREDENTIALS.aitronosApiKey}`), path: '/v1/audio/transcribe/trans_diag_echo' });
+    t.simulators.aitronos.pushFault({ status: 401, body: envelope('x'.repeat(500), 'TWO WORDS'), path: '/v1/audio/transcribe/trans_diag_long' });
+    for (const id of ['trans_diag_echo', 'trans_diag_long']) {
+      const answer = await t.gql(t.keys.member, DELETE_TRANSCRIPTION, { id });
+      expect(answer.body.data!.deleteTranscription.upstream, id).toMatchObject({ status: 'FAILED', reason: 'UNAUTHORIZED', providerRequestId: null, providerErrorCode: null });
+      const [event] = await outcomes('TRANSCRIPTION', id);
+      expect(JSON.stringify(event)).not.toContain(TEST_CREDENTIALS.aitronosApiKey);
+      expect(event!.details).not.toHaveProperty('providerRequestId');
+    }
   });
 });
