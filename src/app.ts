@@ -10,6 +10,7 @@ import { ProviderClient } from './providers/http.ts';
 import { systemRuntime, type Runtime } from './runtime.ts';
 import { sandboxBanner, sandboxQuery, seedDemo, startSandboxProviders, type Sandbox } from './sandbox.ts';
 import { createGateway, listen } from './server.ts';
+import { Circuits } from './worker/circuit.ts';
 import { Worker, type WorkerOptions } from './worker/worker.ts';
 
 export interface GatewayOptions {
@@ -23,6 +24,8 @@ export interface GatewayOptions {
   print?: (text: string) => void;
   /** Told of every deletion and provider call, besides the logs and the metrics. */
   observer?: Observer;
+  /** The provider circuits of the process (default: new ones, with the worker options' threshold and cooldown). */
+  circuits?: Circuits;
 }
 
 export interface GatewayHandle {
@@ -32,6 +35,8 @@ export interface GatewayHandle {
   runtime: Runtime;
   instanceId: string;
   client: ProviderClient;
+  /** The provider circuits of this process: the worker and the request path share them. */
+  circuits: Circuits;
   worker: Worker | null;
   sandbox: Omit<Sandbox, 'config' | 'stop'> | null;
   metrics: Metrics;
@@ -91,8 +96,13 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
   const client = new ProviderClient(config, runtime.clock);
   const metrics = createMetrics(db);
   const observer = observeAll([loggingObserver(logger), metrics.observer, ...(options.observer ? [options.observer] : [])]);
+  // One circuit per provider for the whole process: what the worker sees failing, the request path
+  // does not call either, and the other way round.
+  const workerOptions = options.worker === false ? {} : (options.worker ?? {});
+  const circuits = options.circuits ?? new Circuits(runtime.clock, workerOptions.circuitThreshold, workerOptions.circuitCooldownMs);
   // WORKER_IN_SERVE=0: the retries run in a separate `gateway worker` process.
-  const worker = options.worker === false || !config.workerInServe ? null : new Worker(db, config, runtime, client, observer, logger, instanceId, options.worker ?? {});
+  const worker =
+    options.worker === false || !config.workerInServe ? null : new Worker(db, config, runtime, client, observer, logger, instanceId, { ...workerOptions, circuits });
 
   let sandbox: GatewayHandle['sandbox'] = null;
   let seeded: Awaited<ReturnType<typeof seedDemo>> | null = null;
@@ -103,6 +113,7 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
     db,
     runtime,
     client,
+    circuits,
     observer,
     logger,
     instanceId,
@@ -153,5 +164,5 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
       logger.info('gateway stopped');
     })());
 
-  return { url: server.url, config, db, runtime, instanceId, client, worker, sandbox, metrics, close };
+  return { url: server.url, config, db, runtime, instanceId, client, circuits, worker, sandbox, metrics, close };
 }

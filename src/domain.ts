@@ -65,6 +65,11 @@ export const KIND_ACTION: Record<ResourceKind, string> = {
 
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
+/** A JSON object (not null, not an array): what provider bodies and catalog attributes are read as. */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** A resource of the catalog as the code sees it (the db row, decoded). */
 export interface CatalogResource {
   kind: ResourceKind;

@@ -1,8 +1,9 @@
 // The HTTP side: graphql-yoga on node:http with the request id, authentication, rate limit, CORS,
 // CSRF prevention, abuse limits (graphql-armor, body size), request logs and metrics, GraphiQL from
 // local packages, health and metrics endpoints, and a graceful close.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   NoSchemaIntrospectionCustomRule,
   OperationTypeNode,
@@ -32,12 +33,15 @@ import type { Observer } from './observer.ts';
 import type { ProviderClient } from './providers/http.ts';
 import type { Runtime } from './runtime.ts';
 import { RateLimiter } from './auth/rate-limit.ts';
+import { Circuits } from './worker/circuit.ts';
 
 export interface ServerDeps {
   config: Config;
   db: Database;
   runtime: Runtime;
   client: ProviderClient;
+  /** The process's provider circuits, shared with its worker (a set of its own when not given). */
+  circuits?: Circuits;
   observer: Observer;
   logger: Logger;
   instanceId: string;
@@ -174,6 +178,7 @@ export function createGateway(deps: ServerDeps) {
   const { config, db, logger, metrics } = deps;
   const scopes = new WeakMap<Request, RequestScope>();
   const limiter = new RateLimiter(config.rateLimitPerMinute, () => deps.runtime.clock.now().getTime());
+  const circuits = deps.circuits ?? new Circuits(deps.runtime.clock);
 
   const requestPlugin: Plugin<GraphQLContext> = {
     async onRequest({ request }) {
@@ -335,6 +340,7 @@ export function createGateway(deps: ServerDeps) {
         config,
         runtime: deps.runtime,
         client: deps.client,
+        circuits,
         observer: deps.observer,
         instanceId: deps.instanceId,
         loaders: createLoaders(db),
@@ -372,6 +378,12 @@ export function createGateway(deps: ServerDeps) {
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    // Before any routing: yoga would build a URL from this and fail on it (an uncaught TypeError, 500).
+    const problem = requestTargetProblem(req);
+    if (problem) {
+      answerError(res, 400, problem);
+      return;
+    }
     if (health(req, res)) return;
     if (metrics && req.method === 'GET' && (req.url ?? '').split('?')[0] === '/metrics') {
       void serveMetrics(res, metrics);
@@ -382,6 +394,81 @@ export function createGateway(deps: ServerDeps) {
   return { yoga, handler };
 }
 
+// ---- hostile HTTP: answered in front of yoga, always 4xx with a JSON body, never a stack trace ----
+
+/** A reg-name or IP literal with an optional port (RFC 3986 §3.2.2): no "/", "?", "#", "@" or space. */
+const HOST_PATTERN = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9._~!$&'()*+,;=%-]{1,253})(?::\d{1,5})?$/;
+
+/** The `extensions.code` of the errors answered before yoga, by HTTP status. */
+const EARLY_ERROR_CODES: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  405: 'METHOD_NOT_ALLOWED',
+  408: 'REQUEST_TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  417: 'EXPECTATION_FAILED',
+  431: 'REQUEST_HEADER_FIELDS_TOO_LARGE',
+};
+
+/** node's HTTP parser errors → status (as node itself answers them, but with a JSON body). */
+const PARSER_ERROR_STATUS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
+
+/** An error body shaped as GraphQL over HTTP shapes request errors. */
+function errorBody(status: number, message: string): string {
+  return JSON.stringify({ errors: [{ message, extensions: { code: EARLY_ERROR_CODES[status] ?? 'BAD_REQUEST' } }] });
+}
+
+function answerError(res: ServerResponse, status: number, message: string): void {
+  const body = errorBody(status, message);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+}
+
+/** A whole HTTP/1.1 error response, for a socket the HTTP parser has given up on (no ServerResponse). */
+function rawErrorResponse(status: number, message: string, headers: Record<string, string> = {}): string {
+  const body = errorBody(status, message);
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+/** Answers on a raw socket and closes it; a client that never closes its side is cut off soon after. */
+function endSocket(socket: Duplex, response: string): void {
+  socket.end(response);
+  if ('setTimeout' in socket && typeof socket.setTimeout === 'function') socket.setTimeout(5_000, () => socket.destroy());
+}
+
+/**
+ * Why a request's target or Host cannot be served, or null. Only the origin-form target ("/graphql?…",
+ * RFC 9112 §3.2.1) is served: not "*" (asterisk-form), "http://other/…" (absolute-form), "host:443"
+ * (authority-form), a target without its leading slash, nor "//host/…", which a URL parser reads as
+ * another host. An HTTP/1.1 request needs one valid Host (RFC 9112 §3.2: else 400).
+ */
+export function requestTargetProblem(req: Pick<IncomingMessage, 'url' | 'headers' | 'httpVersionMajor' | 'httpVersionMinor'>): string | null {
+  const target = req.url ?? '';
+  if (!target.startsWith('/') || target.startsWith('//')) return 'The request target must be a path, such as /graphql.';
+  const host = req.headers.host;
+  if (host === undefined) {
+    if (req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)) return 'An HTTP/1.1 request needs a Host header.';
+  } else if (!HOST_PATTERN.test(host)) {
+    return 'The Host header must be a host name or address, with an optional port.';
+  }
+  try {
+    // What yoga builds the request's URL from: it must parse.
+    new URL(`http://${host ?? 'localhost'}${target}`);
+  } catch {
+    return 'The request target or Host header does not form a valid URL.';
+  }
+  return null;
+}
+
 export interface RunningServer {
   server: Server;
   url: string;
@@ -390,7 +477,28 @@ export interface RunningServer {
 
 export async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, port: number, host: string): Promise<RunningServer> {
   // Bounded header and body reception: a client trickling bytes (slowloris) cannot hold a socket.
-  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 }, handler);
+  // The Host header is checked by the handler (requestTargetProblem), which answers in JSON.
+  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000, requireHostHeader: false }, handler);
+  // Bad framing, bad encodings, oversize headers, a timed-out request: node's parser gives up before
+  // any handler runs. Answer as node would (400, 413, 431, 408), but in JSON; never after a response began.
+  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
+    const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || current?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const status = PARSER_ERROR_STATUS[error.code ?? ''] ?? 400;
+    endSocket(socket, rawErrorResponse(status, status === 400 ? 'The request is not well-formed HTTP/1.1.' : (STATUS_CODES[status] ?? 'Bad request')));
+  });
+  // CONNECT (authority-form, "host:443"): no handler runs for it, and without this node drops the
+  // connection without an answer. This is no proxy.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    endSocket(socket, rawErrorResponse(405, 'CONNECT is not served here: this is no proxy.', { allow: 'GET, POST, OPTIONS' }));
+  });
+  // An Expect other than 100-continue: node's own 417 has no body.
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    answerError(res, 417, 'Only "Expect: 100-continue" is supported.');
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

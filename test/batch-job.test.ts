@@ -7,8 +7,9 @@ const DELETE_BATCH_JOB = `mutation($id: ID!) {
     ... on BatchJobDeletion {
       batchJobId deleted deletedAt deletedUpstream alreadyDeleted
       job { id preset status input output error }
+      outputObjects { bucket key region format }
       retainedObjects { bucket key region format }
-      upstream { kind status attempts reason lastHttpStatus }
+      upstream { kind status attempts reason lastHttpStatus lastError providerResponse }
       auditEvent { outcome action resourceId }
     }
     ... on Error { code message status }
@@ -86,6 +87,32 @@ describe('deleteBatchJob', () => {
     expect(calls[0]!.headers.authorization).toBe(`Bearer ${TEST_CREDENTIALS.dailyApiKey}`);
   });
 
+  it("lists every output object Daily's answer names, in its own bucket and in custom ones, and retains only the custom ones", async () => {
+    const id = 'a1b2c3d4-0000-4000-8000-000000000010';
+    await job(id);
+    const deletion = (await t.gql(t.keys.member, DELETE_BATCH_JOB, { id })).body.data!.deleteBatchJob;
+    const daily = { bucket: DAILY_BUCKET, key: `${DAILY_BUCKET}/${id}/transcript/output.json`, region: 'us-west-2', format: 'json' };
+    const transcript = { bucket: CUSTOM_BUCKET, key: `${CUSTOM_BUCKET}/${id}/transcript/output.txt`, region: 'eu-central-1', format: 'txt' };
+    const summary = { bucket: CUSTOM_BUCKET, key: `${CUSTOM_BUCKET}/${id}/summary/output.txt`, region: 'eu-central-1', format: 'txt' };
+    expect(deletion.outputObjects).toEqual([daily, transcript, summary]);
+    expect(deletion.retainedObjects).toEqual([transcript, summary]);
+  });
+
+  it("while PENDING lists every object of the catalog's registered output, retained or not", async () => {
+    const id = 'a1b2c3d4-0000-4000-8000-000000000011';
+    await job(id, { output: true });
+    t.simulators.daily.pushFault({ status: 503, path: jobPath(id) });
+    const deletion = (await t.gql(t.keys.member, DELETE_BATCH_JOB, { id })).body.data!.deleteBatchJob;
+    expect(deletion.upstream.status).toBe('PENDING');
+    expect(deletion.outputObjects.map((o: { bucket: string; key: string }) => o.key)).toEqual([
+      `${DAILY_BUCKET}/${id}/transcript/output.json`,
+      `${CUSTOM_BUCKET}/${id}/transcript/output.vtt`,
+      `someone-elses-bucket/${id}/transcript/output.txt`,
+      `${ARCHIVE_BUCKET}/${id}/summary/output.txt`,
+    ]);
+    expect(deletion.retainedObjects.map((o: { bucket: string }) => o.bucket)).toEqual([CUSTOM_BUCKET, ARCHIVE_BUCKET]);
+  });
+
   it("prefers Daily's answer to the catalog's registered output once Daily has answered", async () => {
     const id = 'a1b2c3d4-0000-4000-8000-000000000001';
     await job(id, { output: true });
@@ -135,7 +162,7 @@ describe('deleteBatchJob', () => {
     await job(id);
     t.simulators.daily.pushFault({ status: 503, path: jobPath(id) });
     const answer = await t.gql(t.keys.member, DELETE_BATCH_JOB, { id });
-    expect(answer.body.data!.deleteBatchJob).toMatchObject({ deletedUpstream: false, job: null, retainedObjects: [] });
+    expect(answer.body.data!.deleteBatchJob).toMatchObject({ deletedUpstream: false, job: null, outputObjects: [], retainedObjects: [] });
   });
 
   it("counts Daily's own 404 (a JSON error) as deleted, but an empty 404 as FAILED UNRECOGNIZED_RESPONSE", async () => {
@@ -159,6 +186,50 @@ describe('deleteBatchJob', () => {
       deletedUpstream: false,
       job: null,
       upstream: { status: 'FAILED', reason: 'UNRECOGNIZED_RESPONSE', lastHttpStatus: 404 },
+    });
+  });
+
+  it('fails a job whose 200 body reports an error text, never DELETED, keeping the job body and the text as lastError', async () => {
+    const id = 'a1b2c3d4-0000-4000-8000-000000000012';
+    await job(id);
+    t.simulators.daily.setJobError(id, { error: 'Failed to delete transcriptions', status: 'finished' });
+    const deletion = (await t.gql(t.keys.member, DELETE_BATCH_JOB, { id })).body.data!.deleteBatchJob;
+    expect(deletion).toMatchObject({
+      deleted: true,
+      deletedUpstream: false,
+      job: { id, status: 'finished', error: 'Failed to delete transcriptions' },
+      upstream: {
+        status: 'FAILED',
+        reason: 'PROVIDER_REPORTED_ERROR',
+        lastHttpStatus: 200,
+        lastError: 'HTTP 200: Failed to delete transcriptions',
+        providerResponse: { job: { id, error: 'Failed to delete transcriptions' } },
+      },
+    });
+    // What existed is still listed, so the caller knows what Daily may have left behind.
+    expect(deletion.outputObjects).toHaveLength(3);
+    const receipt = await t.gql(t.keys.member, `query($id: ID!) { resource(kind: BATCH_JOB, id: $id) { deletionReceipt { outcome details } } }`, { id });
+    expect(receipt.body.data!.resource.deletionReceipt.at(-1)).toMatchObject({
+      outcome: 'UPSTREAM_FAILED',
+      details: { reason: 'PROVIDER_REPORTED_ERROR', error: 'HTTP 200: Failed to delete transcriptions', job: { id, status: 'finished' } },
+    });
+  });
+
+  it('fails a job whose 200 body says status "error" with no text, never DELETED, keeping the job body', async () => {
+    const id = 'a1b2c3d4-0000-4000-8000-000000000013';
+    await job(id);
+    t.simulators.daily.setJobError(id, { error: null, status: 'error' });
+    const deletion = (await t.gql(t.keys.member, DELETE_BATCH_JOB, { id })).body.data!.deleteBatchJob;
+    expect(deletion).toMatchObject({
+      deletedUpstream: false,
+      job: { id, status: 'error', error: null },
+      upstream: {
+        status: 'FAILED',
+        reason: 'PROVIDER_REPORTED_ERROR',
+        lastHttpStatus: 200,
+        lastError: 'HTTP 200: Daily answered the job with status "error"',
+        providerResponse: { job: { id, status: 'error' } },
+      },
     });
   });
 

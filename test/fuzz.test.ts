@@ -16,12 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../src/graphql/schema.ts';
 import { verifyEveryLog } from './support/database.ts';
 import { ORG, OTHER_ORG, startTestGateway, type TestGateway } from './support/harness.ts';
+import { STACK_TRACE, rawRequest } from './support/raw-http.ts';
 
-const RUNS = { mutations: 180, registerResources: 60, headers: 100 };
+const RUNS = { mutations: 180, registerResources: 60, headers: 100, requestLines: 300 };
 // CI replays a fixed seed so a red run is reproducible; FUZZ_SEED=random (or a number) explores further.
 const SEED = process.env.FUZZ_SEED === 'random' ? Date.now() : Number(process.env.FUZZ_SEED ?? 20261123);
 fc.configureGlobal({ seed: SEED });
-const ran = { mutations: 0, registerResources: 0, headers: 0, rejected: 0, accepted: 0, providerCalls: 0 };
+const ran = { mutations: 0, registerResources: 0, headers: 0, rejected: 0, accepted: 0, providerCalls: 0, requestLines: 0, requestLines5xx: 0, requestLinesUnanswered: 0 };
 
 const ID = '[A-Za-z0-9_-]{1,128}';
 /** Every provider endpoint of PRODUCT.md, with each id a well-formed one. */
@@ -245,7 +246,8 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const name of SIMULATORS) t?.simulators[name].clearFaults();
   console.log(
-    `fuzz: ${ran.mutations} mutation cases, ${ran.registerResources} registerResources cases, ${ran.headers} header cases; ${ran.rejected} rejected, ${ran.accepted} accepted, ${ran.providerCalls} provider calls`,
+    `fuzz: ${ran.mutations} mutation cases, ${ran.registerResources} registerResources cases, ${ran.headers} header cases; ${ran.rejected} rejected, ${ran.accepted} accepted, ${ran.providerCalls} provider calls; ` +
+      `${ran.requestLines} malformed request lines over raw sockets, ${ran.requestLines5xx} answered 5xx, ${ran.requestLinesUnanswered} unanswered`,
   );
   await t?.close();
 });
@@ -406,6 +408,77 @@ describe('fuzzing the request headers', () => {
       }),
       { numRuns: RUNS.headers },
     );
+  });
+});
+
+describe('fuzzing the request line over raw sockets', () => {
+  // Request targets that are not a path (RFC 9112 §3.2: asterisk-, absolute-, authority-form, no
+  // leading slash, "//host"), with odd methods, versions, separators, line endings and Host headers.
+  // Whatever arrives: an answer, 4xx, a JSON body, no stack trace.
+  const hosts = fc.oneof(
+    fc.constantFrom('127.0.0.1', 'localhost', 'other.example', '[::1]', '127.0.0.1:99999', 'user@evil.example', 'a b', 'x/graphql?', '%zz', '', '🎵'),
+    headerText,
+  );
+  const paths = fc.constantFrom('/graphql', '/healthz', '/metrics', '/', '', '/graphql?query=%7Bviewer%7BuserId%7D%7D', '/../etc/passwd');
+  const notAPath = fc.string({ unit: printableAscii, minLength: 1, maxLength: 60 }).filter((text) => !text.startsWith('/'));
+  const highBytes = fc
+    .string({ unit: fc.integer({ min: 0x21, max: 0xff }).map((code) => String.fromCharCode(code)), minLength: 1, maxLength: 40 })
+    .filter((text) => !text.startsWith('/'));
+  const target = fc.oneof(
+    fc.constant('*'),
+    fc.tuple(fc.constantFrom('http', 'https', 'HTTP', 'ftp', 'ws', 'javascript', ''), hosts, paths).map(([scheme, host, path]) => `${scheme}://${host}${path}`),
+    fc.tuple(hosts, fc.integer({ min: 0, max: 70_000 })).map(([host, port]) => `${host}:${port}`),
+    paths.map((path) => path.replace(/^\/+/, '')),
+    fc.tuple(hosts, paths).map(([host, path]) => `//${host}${path}`),
+    notAPath,
+    highBytes,
+  );
+  const method = fc.oneof(
+    fc.constantFrom('GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', 'CONNECT', 'TRACE', 'PRI', 'get', 'G ET', ''),
+    fc.stringMatching(/^[A-Z]{1,12}$/),
+  );
+  const version = fc.oneof(
+    fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/3', 'HTTP/1.12', 'http/1.1', 'HTTP/1.1 extra', ''),
+    headerText,
+  );
+  const requestLineCase = fc.record({
+    method,
+    target,
+    version,
+    separator: fc.constantFrom(' ', '  ', '\t'),
+    eol: fc.constantFrom('\r\n', '\n'),
+    host: fc.option(hosts, { nil: undefined }),
+    close: fc.boolean(),
+    emptyBody: fc.boolean(),
+  });
+
+  it(`answers ${RUNS.requestLines} malformed request lines with a JSON 4xx, never a 5xx or silence, and keeps serving`, async () => {
+    const port = Number(new URL(t.url).port);
+    await fc.assert(
+      fc.asyncProperty(requestLineCase, async ({ method, target, version, separator, eol, host, close, emptyBody }) => {
+        const headers = [...(host !== undefined ? [`Host: ${host}`] : []), ...(close ? ['Connection: close'] : []), ...(emptyBody ? ['Content-Length: 0'] : [])];
+        const bytes = `${method}${separator}${target}${separator}${version}${eol}${headers.map((h) => `${h}${eol}`).join('')}${eol}`;
+        const answer = await rawRequest(port, Buffer.from(bytes, 'utf8'));
+        ran.requestLines += 1;
+        if (answer.status >= 500) ran.requestLines5xx += 1;
+        if (answer.status === 0) ran.requestLinesUnanswered += 1;
+        const shown = JSON.stringify(bytes.slice(0, 300));
+        expect(answer.status, `${shown} → ${answer.raw.slice(0, 300)}`).toBeGreaterThanOrEqual(400);
+        expect(answer.status, `${shown} → ${answer.raw.slice(0, 300)}`).toBeLessThan(500);
+        expect(answer.raw, shown).not.toMatch(STACK_TRACE);
+        expect(answer.headers['content-type'], `${shown} → ${answer.raw.slice(0, 300)}`).toMatch(/^application\/json/);
+        // A HEAD answer carries no body; every other one is a GraphQL-over-HTTP style error.
+        if (answer.body !== '' || method !== 'HEAD') {
+          expect(JSON.parse(answer.body), shown).toMatchObject({ errors: [{ message: expect.any(String), extensions: { code: expect.any(String) } }] });
+        }
+      }),
+      { numRuns: RUNS.requestLines },
+    );
+    console.info(`fuzz: ${ran.requestLines} malformed request lines tried over raw sockets, ${ran.requestLines5xx} answered 5xx, ${ran.requestLinesUnanswered} unanswered`);
+    const health = await fetch(`${t.url}/healthz`);
+    expect(health.status).toBe(200);
+    const viewer = await send('{ viewer { userId } }', undefined, { 'content-type': 'application/json', authorization: `Bearer ${keys[1]}` });
+    expect(viewer.json?.data).toEqual({ viewer: { userId: 'bob' } });
   });
 });
 

@@ -152,6 +152,27 @@ describe('Aitronos music', () => {
     });
   });
 
+  it("answers the seed's 404 to a URL naming another organisation than the track's, set over HTTP; the right one deletes", async () => {
+    const set = await call('POST', `${urls.aitronos}/__sim/track-organization`, {}, '{"trackId":"mtrack_7c1a","organizationId":"org_home"}');
+    expect(set.status).toBe(204);
+    const wrong = await del(urls.aitronos + path, key);
+    expect(wrong.status).toBe(404);
+    expect(wrong.json).toMatchObject({ success: false, error: { code: 'RESOURCE_NOT_FOUND', status: 404, trace_id: expect.stringMatching(/^req_[0-9a-f]{32}$/) } });
+    const right = await del(`${urls.aitronos}/v1/music/org_home/tracks/mtrack_7c1a`, key);
+    expect(right.status).toBe(200);
+    expect((await call('POST', `${urls.aitronos}/__sim/track-organization`, {}, '{"trackId":"mtrack_7c1a","organizationId":"../x"}')).status).toBe(400);
+  });
+
+  it('carries a trace id in every error envelope, distinct per answer', async () => {
+    sims.aitronos.setTrackCreatorMismatch('mtrack_7c1a');
+    const forbidden = await del(urls.aitronos + path, key);
+    const unauthenticated = await del(urls.aitronos + path, {});
+    const traces = [forbidden, unauthenticated].map((r) => (r.json as { error: { trace_id: string } }).error.trace_id);
+    expect(traces[0]).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(traces[1]).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(traces[0]).not.toBe(traces[1]);
+  });
+
   it('refuses a track whose creator is someone else with 403', async () => {
     sims.aitronos.setTrackCreatorMismatch('mtrack_7c1a');
     const r = await del(urls.aitronos + path, key);
@@ -298,6 +319,26 @@ describe('Daily', () => {
     expect(sims.daily.successfulDeletes().get(`/v1/batch-processor/${id}`)).toBe(1);
   });
 
+  it('answers 200 with the job reporting an error, in either form, when switched over HTTP; the job stays until cleared', async () => {
+    const url = `${urls.daily}/batch-processor/${id}`;
+    const text = await call('POST', `${urls.daily}/__sim/job-error`, {}, JSON.stringify({ jobId: id, error: 'Failed to delete transcriptions', status: 'finished' }));
+    expect(text.status).toBe(204);
+    const first = await del(url, auth);
+    expect(first.status).toBe(200);
+    expect(first.json).toMatchObject({ id, status: 'finished', error: 'Failed to delete transcriptions', output: { summary: expect.any(Object) } });
+
+    expect((await call('POST', `${urls.daily}/__sim/job-error`, {}, '{"status":"error"}')).status).toBe(204);
+    const other = await del(`${urls.daily}/batch-processor/job_other`, auth);
+    expect(other.json).toMatchObject({ id: 'job_other', status: 'error', error: null });
+    expect(sims.daily.successfulDeletes().get(`/v1/batch-processor/${id}`)).toBe(1);
+    expect(sims.daily.stateOf(`/v1/batch-processor/${id}`)).toBe('exists');
+
+    expect((await call('DELETE', `${urls.daily}/__sim/job-error`)).status).toBe(204);
+    expect((await del(url, auth)).json).toMatchObject({ status: 'finished', error: null });
+    expect((await del(url, auth)).status).toBe(404);
+    expect((await call('POST', `${urls.daily}/__sim/job-error`, {}, '{"status":"broken"}')).status).toBe(400);
+  });
+
   it('serves only under /v1; control API works under both / and /v1', async () => {
     const root = urls.daily.replace(/\/v1$/, '');
     const miss = await del(`${root}/batch-processor/${id}`, auth);
@@ -315,6 +356,29 @@ describe('Daily', () => {
       expect((r.json as { output: { summary: { s3Config: { bucket: string } } } }).output.summary.s3Config.bucket).toBe('acme-recordings');
     } finally {
       await daily.stop();
+    }
+  });
+});
+
+describe('x-request-id response header', () => {
+  it('is absent by default (no seed documents one), and on every answer of Daily, Rev AI and Scriptix once switched on', async () => {
+    const targets = [
+      { sim: sims.daily, url: `${urls.daily}/batch-processor/job_rid`, headers: bearer(KEYS.dailyApiKey) },
+      { sim: sims.revai, url: `${urls.revai}/speechtotext/v1/jobs/job_rid`, headers: bearer(KEYS.revaiAccessToken) },
+      { sim: sims.scriptix, url: `${urls.scriptix}/api/v3/speech-to-text/session/sess_rid`, headers: bearer(KEYS.scriptixApiKey) },
+    ];
+    for (const { sim, url, headers } of targets) {
+      expect((await del(url, headers)).headers['x-request-id']).toBeUndefined();
+      const on = await call('POST', `${sim.baseUrl}/__sim/request-id-header`, {}, '{"enabled":true}');
+      expect(on.status).toBe(204);
+      const ids = [(await del(url, headers)).headers['x-request-id'], (await del(url, {})).headers['x-request-id']];
+      sim.pushFault({ status: 503 });
+      ids.push((await del(url, headers)).headers['x-request-id']);
+      for (const id of ids) expect(id).toMatch(/^req_[0-9a-f]{32}$/);
+      expect(new Set(ids).size).toBe(3);
+      expect((await call('POST', `${sim.baseUrl}/__sim/request-id-header`, {}, '{"enabled":"yes"}')).status).toBe(400);
+      sim.setRequestIdHeader(false);
+      expect((await del(url, headers)).headers['x-request-id']).toBeUndefined();
     }
   });
 });

@@ -25,9 +25,13 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function track(id: string, ownerId = 'bob', organizationId = ORG): Promise<void> {
-  await t.register([{ kind: 'TRACK', id, organizationId, ownerId }]);
+async function track(id: string, ownerId = 'bob', organizationId = ORG, attributes?: Record<string, unknown>): Promise<void> {
+  await t.register([{ kind: 'TRACK', id, organizationId, ownerId, ...(attributes ? { attributes } : {}) }]);
 }
+
+const REGISTER = `mutation($r: [ResourceInput!]!) {
+  registerResources(resources: $r) { __typename ... on RegisterResourcesPayload { registered } ... on ValidationError { field message } }
+}`;
 
 function musicCalls() {
   return t.simulators.aitronos.requests.filter((r) => r.method === 'DELETE' && r.path.startsWith('/v1/music/'));
@@ -52,6 +56,49 @@ describe('deleteTrack', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]!.headers['x-api-key']).toBe(TEST_CREDENTIALS.aitronosApiKey);
     expect(calls[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it("puts the Aitronos organisation a track was registered with in the URL, and the track's own organisation when it has none", async () => {
+    await track('mtrack_elsewhere', 'bob', ORG, { aitronosOrganizationId: 'aitronos_studio_9' });
+    await track('mtrack_home');
+    // Aitronos knows each track under one organisation only: any other in the URL is its 404.
+    t.simulators.aitronos.setTrackOrganization('mtrack_elsewhere', 'aitronos_studio_9');
+    t.simulators.aitronos.setTrackOrganization('mtrack_home', ORG);
+    const elsewhere = await t.gql(t.keys.member, DELETE_TRACK, { organizationId: ORG, trackId: 'mtrack_elsewhere' });
+    expect(elsewhere.body.data!.deleteTrack).toMatchObject({
+      organizationId: ORG,
+      deletedUpstream: true,
+      upstream: { status: 'DELETED', lastHttpStatus: 200, reason: null },
+    });
+    expect(deletesTo(t.simulators.aitronos, trackPath('aitronos_studio_9', 'mtrack_elsewhere'))).toHaveLength(1);
+    expect(musicCalls().filter((c) => c.path.includes('mtrack_elsewhere'))).toHaveLength(1);
+
+    const home = await t.gql(t.keys.member, DELETE_TRACK, { organizationId: ORG, trackId: 'mtrack_home' });
+    expect(home.body.data!.deleteTrack).toMatchObject({ organizationId: ORG, upstream: { status: 'DELETED', lastHttpStatus: 200 } });
+    expect(deletesTo(t.simulators.aitronos, trackPath(ORG, 'mtrack_home'))).toHaveLength(1);
+  });
+
+  it('refuses to register a track whose aitronosOrganizationId is not an id (ValidationError on attributes), and registers a valid one', async () => {
+    for (const aitronosOrganizationId of ['../admin', 'org a', '', 'x'.repeat(129), 42, null]) {
+      const answer = await t.gql(t.keys.admin, REGISTER, {
+        r: [{ kind: 'TRACK', id: 'mtrack_badorg', organizationId: ORG, ownerId: 'bob', attributes: { aitronosOrganizationId } }],
+      });
+      expect(answer.body.data!.registerResources, JSON.stringify(aitronosOrganizationId)).toMatchObject({ __typename: 'ValidationError', field: 'attributes' });
+    }
+    const good = await t.gql(t.keys.admin, REGISTER, {
+      r: [{ kind: 'TRACK', id: 'mtrack_goodorg', organizationId: ORG, ownerId: 'bob', attributes: { aitronosOrganizationId: 'aitronos_org-7' } }],
+    });
+    expect(good.body.data!.registerResources).toEqual({ __typename: 'RegisterResourcesPayload', registered: 1 });
+  });
+
+  it('never calls a URL built from an aitronosOrganizationId that is not an id (a row written around registration): FAILED INVALID_ID', async () => {
+    await track('mtrack_legacy');
+    await t.sqlRun("UPDATE resources SET attributes = ? WHERE kind = 'TRACK' AND id = 'mtrack_legacy'", [
+      JSON.stringify({ aitronosOrganizationId: '../../audio/transcribe/trans_x' }),
+    ]);
+    const answer = await t.gql(t.keys.member, DELETE_TRACK, { organizationId: ORG, trackId: 'mtrack_legacy' });
+    expect(answer.body.data!.deleteTrack).toMatchObject({ deleted: true, deletedUpstream: false, upstream: { status: 'FAILED', reason: 'INVALID_ID' } });
+    expect(t.simulators.aitronos.requests.filter((r) => r.path.includes('mtrack_legacy') || r.path.includes('trans_x'))).toHaveLength(0);
   });
 
   it('replays with alreadyDeleted and no second provider call', async () => {

@@ -12,6 +12,7 @@ import { silentObserver } from '../src/observer.ts';
 import { ProviderClient } from '../src/providers/http.ts';
 import { randomId, type Runtime } from '../src/runtime.ts';
 import { ceilingMs } from '../src/outbox/backoff.ts';
+import { Circuits } from '../src/worker/circuit.ts';
 import { Worker, type WorkerOptions } from '../src/worker/worker.ts';
 import { until } from './support/child.ts';
 import { ORG, deletesTo, startTestGateway, type TestGateway } from './support/harness.ts';
@@ -32,7 +33,11 @@ let leaseMs: number;
 const logger = createLogger('silent');
 
 beforeAll(async () => {
-  t = await startTestGateway({ runtime, worker: false, env: { UPSTREAM_MAX_ATTEMPTS: String(MAX_ATTEMPTS) } });
+  // These tests make rows PENDING through failing inline calls, then drive workers with circuits of
+  // their own: the request path's circuit must not hold those calls back here (it never opens). The
+  // circuit the request path shares with the worker is tested in circuit.test.ts.
+  const circuits = new Circuits(runtime.clock, Number.POSITIVE_INFINITY);
+  t = await startTestGateway({ runtime, worker: false, circuits, env: { UPSTREAM_MAX_ATTEMPTS: String(MAX_ATTEMPTS) } });
   leaseMs = t.config.upstreamTimeoutMs + LEASE_MARGIN_MS;
 });
 afterAll(async () => {

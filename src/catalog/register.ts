@@ -99,6 +99,11 @@ function checkShape(input: ResourceInputValue, index: number, scope: ErrorScope,
     if (typeof input.attributes !== 'object' || Array.isArray(input.attributes)) return fail('attributes', 'must be a JSON object');
     if (JSON.stringify(input.attributes).length > MAX_ATTRIBUTES_BYTES) return fail('attributes', 'must be at most 64 KiB as JSON');
     attributes = input.attributes as Record<string, unknown>;
+    // The Aitronos organisation of a track goes into its URL (seed 003): an id, like every URL part.
+    const aitronosOrganizationId = attributes.aitronosOrganizationId;
+    if (kind === 'TRACK' && aitronosOrganizationId !== undefined && (typeof aitronosOrganizationId !== 'string' || !ID_PATTERN.test(aitronosOrganizationId))) {
+      return fail('attributes', 'aitronosOrganizationId must be 1–128 characters of A–Z, a–z, 0–9, _ and -');
+    }
   }
   return {
     kind,

@@ -29,6 +29,7 @@ import type { Observer } from '../observer.ts';
 import type { UpstreamTarget } from '../providers/adapter.ts';
 import type { ProviderClient } from '../providers/http.ts';
 import type { Runtime } from '../runtime.ts';
+import type { Circuits } from '../worker/circuit.ts';
 import { mayDelete, type Ancestors } from './policy.ts';
 
 export interface DeletionContext {
@@ -36,6 +37,8 @@ export interface DeletionContext {
   config: Config;
   runtime: Runtime;
   client: ProviderClient;
+  /** This process's provider circuits, shared with the worker: no inline call while one is open. */
+  circuits: Circuits;
   loaders: Loaders;
   observer: Observer;
   principal: Principal;
@@ -224,7 +227,9 @@ function commit(ctx: DeletionContext, target: DeletionTarget, resource: CatalogR
   });
 }
 
-export function upstreamTargetOf(resource: Pick<CatalogResource, 'kind' | 'id' | 'provider' | 'organizationId' | 'sessionId' | 'documentId'>): UpstreamTarget {
+export function upstreamTargetOf(
+  resource: Pick<CatalogResource, 'kind' | 'id' | 'provider' | 'organizationId' | 'sessionId' | 'documentId' | 'attributes'>,
+): UpstreamTarget {
   return {
     kind: resource.kind,
     id: resource.id,
@@ -232,6 +237,7 @@ export function upstreamTargetOf(resource: Pick<CatalogResource, 'kind' | 'id' |
     organizationId: resource.organizationId,
     sessionId: resource.sessionId,
     documentId: resource.documentId,
+    attributes: resource.attributes,
   };
 }
 
@@ -239,7 +245,7 @@ export function upstreamTargetOf(resource: Pick<CatalogResource, 'kind' | 'id' |
 async function deliver(ctx: DeletionContext, committed: Committed): Promise<DeletionSuccess> {
   const { resource } = committed;
   ctx.observer.deletion({ kind: resource.kind, provider: resource.provider, outcome: 'DELETED', requestId: ctx.requestId });
-  const call = await ctx.client.deleteUpstream(upstreamTargetOf(resource));
+  const call = await ctx.circuits.call(resource.provider, () => ctx.client.deleteUpstream(upstreamTargetOf(resource)));
   const recorded = await ctx.db.write(() =>
     recordOutcome(ctx.config, ctx.runtime, {
       kind: resource.kind,
@@ -251,15 +257,17 @@ async function deliver(ctx: DeletionContext, committed: Committed): Promise<Dele
       traceId: ctx.traceId,
     }),
   );
-  ctx.observer.upstreamCall({
-    provider: resource.provider,
-    kind: resource.kind,
-    status: call.outcome.status,
-    httpStatus: call.outcome.httpStatus,
-    reason: call.outcome.reason,
-    latencyMs: call.latencyMs,
-    via: 'request',
-  });
+  if (call.outcome.status !== 'PENDING' || !call.outcome.notCalled) {
+    ctx.observer.upstreamCall({
+      provider: resource.provider,
+      kind: resource.kind,
+      status: call.outcome.status,
+      httpStatus: call.outcome.httpStatus,
+      reason: call.outcome.reason,
+      latencyMs: call.latencyMs,
+      via: 'request',
+    });
+  }
   ctx.loaders.clearAll();
   return {
     kind: resource.kind,

@@ -1,7 +1,7 @@
 // deleteBatchJob: Daily batch processor (seed 002). Daily deletes what it stored in its own bucket,
 // not what lives in a customer's bucket: the payload lists those objects so the caller can.
 import type { DeletionSuccess } from '../deletion/pipeline.ts';
-import { isObject } from '../providers/adapter.ts';
+import { isObject } from '../domain.ts';
 import { DeletionInterface, deleteMutation } from './deletion.ts';
 import { builder } from './builder.ts';
 
@@ -21,7 +21,7 @@ interface JobShape {
   error: string | null;
 }
 
-type BatchJobDeletionShape = DeletionSuccess & { job: JobShape | null; retainedObjects: StoredObjectShape[] };
+type BatchJobDeletionShape = DeletionSuccess & { job: JobShape | null; outputObjects: StoredObjectShape[]; retainedObjects: StoredObjectShape[] };
 
 const BatchJob = builder.objectRef<JobShape>('BatchJob').implement({
   description: "Daily's job status as it answered the DELETE.",
@@ -36,7 +36,7 @@ const BatchJob = builder.objectRef<JobShape>('BatchJob').implement({
 });
 
 const StoredObject = builder.objectRef<StoredObjectShape>('StoredObject').implement({
-  description: 'An output object in a custom S3 bucket, which Daily does not delete.',
+  description: "An output object of a Daily batch job (an S3 object named in the job's `output`).",
   fields: (t) => ({
     bucket: t.exposeString('bucket'),
     key: t.exposeString('key'),
@@ -50,7 +50,7 @@ function text(value: unknown): string | null {
 }
 
 /** Daily's `output` (`transcription[]` and `summary`, each with `format` and `s3Config`) → objects. */
-export function outputObjects(output: unknown): StoredObjectShape[] {
+export function storedObjectsOf(output: unknown): StoredObjectShape[] {
   if (!isObject(output)) return [];
   const entries = [...(Array.isArray(output.transcription) ? output.transcription : []), output.summary];
   const objects: StoredObjectShape[] = [];
@@ -83,13 +83,20 @@ const BatchJobDeletion = builder.objectRef<BatchJobDeletionShape>('BatchJobDelet
     job: t.field({
       type: BatchJob,
       nullable: true,
-      description: "The job status Daily answered the DELETE with; null while the provider deletion is still pending.",
+      description:
+        "The job status Daily answered the DELETE with (also when it reported an error: upstream FAILED, reason PROVIDER_REPORTED_ERROR); null while the provider deletion is still pending, or when Daily answered no job.",
       resolve: (d) => d.job,
+    }),
+    outputObjects: t.field({
+      type: [StoredObject],
+      description:
+        "Every object the job's `output` names (the transcription list and the summary), in Daily's bucket or a custom one, retained or not: what existed. Taken from Daily's answer once it has answered; while the provider deletion is pending, from the catalog's `attributes.output` (same shape as Daily's `output`) when it was registered, else empty.",
+      resolve: (d) => d.outputObjects,
     }),
     retainedObjects: t.field({
       type: [StoredObject],
       description:
-        "Output objects in a custom bucket (DAILY_CUSTOM_BUCKETS) that Daily does not delete; delete them yourself. Taken from Daily's answer once it has answered; while the provider deletion is pending, from the catalog's `attributes.output` (same shape as Daily's `output`) when it was registered, else empty.",
+        'The part of `outputObjects` in a custom bucket (DAILY_CUSTOM_BUCKETS), which Daily does not delete; delete them yourself.',
       resolve: (d) => d.retainedObjects,
     }),
   }),
@@ -103,9 +110,11 @@ deleteMutation<{ batchJobId: string }, BatchJobDeletionShape>({
   payload: BatchJobDeletion,
   target: (args) => ({ kind: 'BATCH_JOB', args, idArg: 'batchJobId' }),
   shape: (success, ctx) => {
-    const job = success.upstream.status === 'DELETED' ? jobOf(success.upstream.result?.job) : null;
+    // Daily's answer once it has given one: a confirmation, or a job body reporting an error (FAILED).
+    const job = success.upstream.status === 'PENDING' ? null : jobOf(success.upstream.result?.job);
     const output = job ? job.output : success.resource.attributes?.output;
     const custom = new Set(ctx.config.daily.customBuckets);
-    return { ...success, job, retainedObjects: outputObjects(output).filter((object) => custom.has(object.bucket)) };
+    const outputObjects = storedObjectsOf(output);
+    return { ...success, job, outputObjects, retainedObjects: outputObjects.filter((object) => custom.has(object.bucket)) };
   },
 });

@@ -23,7 +23,7 @@ export const UpstreamDeletion = builder.objectRef<UpstreamDeletionRow>('Upstream
     reason: t.exposeString('reason', {
       nullable: true,
       description:
-        'Why it is in this state: ALREADY_ABSENT, PROVIDER_UPSTREAM_PENDING, JOB_IN_PROGRESS, PROVIDER_UNAVAILABLE, RATE_LIMITED, TIMEOUT, CONNECTION_ERROR, UNAUTHORIZED, FORBIDDEN, REJECTED, UNRECOGNIZED_RESPONSE, MAX_ATTEMPTS_EXCEEDED …',
+        'Why it is in this state: ALREADY_ABSENT, PROVIDER_UPSTREAM_PENDING, JOB_IN_PROGRESS, PROVIDER_UNAVAILABLE, RATE_LIMITED, TIMEOUT, CONNECTION_ERROR, UNAUTHORIZED, FORBIDDEN, REJECTED, UNRECOGNIZED_RESPONSE, PROVIDER_REPORTED_ERROR (Daily answered 200 with a job reporting an error), INVALID_ID (a URL part was not an id: no call made), CIRCUIT_OPEN (the provider failed repeatedly: no call made, the worker delivers once it is back), MAX_ATTEMPTS_EXCEEDED …',
     }),
     nextAttemptAt: t.field({
       type: 'DateTime',
@@ -32,6 +32,16 @@ export const UpstreamDeletion = builder.objectRef<UpstreamDeletionRow>('Upstream
     }),
     completedAt: t.field({ type: 'DateTime', nullable: true, resolve: (row) => row.completedAt }),
     createdAt: t.field({ type: 'DateTime', resolve: (row) => row.createdAt }),
+    providerRequestId: t.exposeString('providerRequestId', {
+      nullable: true,
+      description:
+        "The provider's id of its last answer, to quote to its support: Aitronos' metadata.request_id (success) or error.trace_id (error); Daily's, Rev AI's and Scriptix's x-request-id response header. Null when the answer gave none (or no answer came).",
+    }),
+    providerErrorCode: t.exposeString('providerErrorCode', {
+      nullable: true,
+      description:
+        "The provider's own error code in its last answer: Aitronos' error.code (e.g. INSUFFICIENT_PERMISSIONS), the last path segment of Rev AI's problem type (e.g. invalid-job-state), Daily's error (e.g. not-found). Null when it gave none.",
+    }),
     providerResponse: t.field({
       type: 'JSON',
       nullable: true,

@@ -5,7 +5,7 @@ import type { AuditOutcome, ResourceKind } from '../domain.ts';
 import { appendEvent, type AuditInput } from '../audit/append.ts';
 import type { AuditEventRow } from '../audit/event.ts';
 import { get, jsonText, type Work } from '../db/sql.ts';
-import type { UpstreamOutcome } from '../providers/adapter.ts';
+import { diagnosticDetails, type UpstreamOutcome } from '../providers/adapter.ts';
 import type { Runtime } from '../runtime.ts';
 import { nextDelayMs } from './backoff.ts';
 import { OUTBOX_COLUMNS, decodeOutbox, decodeOutboxOrNull, type UpstreamDeletionRow } from './row.ts';
@@ -34,7 +34,15 @@ type Decision = {
 
 export function decide(row: UpstreamDeletionRow, outcome: UpstreamOutcome, config: Config, runtime: Runtime): Decision {
   const now = runtime.clock.now();
-  const common = { lastHttpStatus: outcome.httpStatus, leaseOwner: null, leaseUntil: null, updatedAt: now.toISOString() };
+  const common = {
+    lastHttpStatus: outcome.httpStatus,
+    // Per answer: a later answer replaces them, null when it gave none.
+    providerRequestId: outcome.providerRequestId ?? null,
+    providerErrorCode: outcome.providerErrorCode ?? null,
+    leaseOwner: null,
+    leaseUntil: null,
+    updatedAt: now.toISOString(),
+  };
   if (outcome.status === 'DELETED') {
     return {
       set: { ...common, status: 'DELETED', reason: outcome.reason, result: outcome.result, completedAt: now.toISOString(), nextAttemptAt: null, lastError: null },
@@ -49,23 +57,25 @@ export function decide(row: UpstreamDeletionRow, outcome: UpstreamOutcome, confi
   }
   if (outcome.status === 'FAILED') {
     return {
-      set: { ...common, status: 'FAILED', reason: outcome.reason, lastError: outcome.error, nextAttemptAt: null },
+      set: { ...common, status: 'FAILED', reason: outcome.reason, lastError: outcome.error, nextAttemptAt: null, result: outcome.result ?? null },
       outcome: 'UPSTREAM_FAILED',
-      details: { attempt: row.attempts, reason: outcome.reason, error: outcome.error },
+      details: { attempt: row.attempts, reason: outcome.reason, error: outcome.error, ...(outcome.result ?? {}) },
     };
   }
   const inProgress = outcome.reason === 'JOB_IN_PROGRESS';
+  // A call never made (its circuit was open) gives back the attempt the row counted for it.
+  const attempts = row.attempts - (outcome.notCalled ? 1 : 0);
   const inProgressAttempts = row.inProgressAttempts + (inProgress ? 1 : 0);
-  const counted = row.attempts - inProgressAttempts;
+  const counted = attempts - inProgressAttempts;
   // A re-queued row gets a whole new deadline, not what was left of the first one.
   const age = now.getTime() - Date.parse(row.queuedAt ?? row.createdAt);
   const giveUp = inProgress ? age >= config.jobInProgressDeadlineMs : counted >= config.upstreamMaxAttempts;
   if (giveUp) {
     const reason = inProgress ? 'JOB_IN_PROGRESS_DEADLINE' : 'MAX_ATTEMPTS_EXCEEDED';
     return {
-      set: { ...common, status: 'FAILED', inProgressAttempts, reason, lastError: outcome.error, nextAttemptAt: null },
+      set: { ...common, status: 'FAILED', attempts, inProgressAttempts, reason, lastError: outcome.error, nextAttemptAt: null },
       outcome: 'UPSTREAM_FAILED',
-      details: { attempt: row.attempts, reason, lastReason: outcome.reason, error: outcome.error },
+      details: { attempt: attempts, reason, lastReason: outcome.reason, error: outcome.error },
     };
   }
   const delay = nextDelayMs({
@@ -76,10 +86,10 @@ export function decide(row: UpstreamDeletionRow, outcome: UpstreamOutcome, confi
   });
   const nextAttemptAt = new Date(now.getTime() + delay).toISOString();
   return {
-    set: { ...common, status: 'PENDING', inProgressAttempts, reason: outcome.reason, lastError: outcome.error, nextAttemptAt },
+    set: { ...common, status: 'PENDING', attempts, inProgressAttempts, reason: outcome.reason, lastError: outcome.error, nextAttemptAt },
     outcome: 'UPSTREAM_RETRY_SCHEDULED',
     details: {
-      attempt: row.attempts,
+      attempt: attempts,
       reason: outcome.reason,
       error: outcome.error,
       nextAttemptAt,
@@ -111,9 +121,9 @@ export function upstreamEvent(
 export const SELECT_OUTBOX = `SELECT ${OUTBOX_COLUMNS} FROM upstream_deletions WHERE kind = ? AND resource_id = ?`;
 
 /** The whole mutable state of an outbox row, written at once. */
-const SETTLE = `UPDATE upstream_deletions SET status = ?, in_progress_attempts = ?, next_attempt_at = ?, lease_owner = NULL,
-  lease_until = NULL, last_http_status = ?, last_error = ?, reason = ?, result = ?, updated_at = ?, completed_at = ?
-  WHERE kind = ? AND resource_id = ? RETURNING ${OUTBOX_COLUMNS}`;
+const SETTLE = `UPDATE upstream_deletions SET status = ?, attempts = ?, in_progress_attempts = ?, next_attempt_at = ?, lease_owner = NULL,
+  lease_until = NULL, last_http_status = ?, last_error = ?, reason = ?, result = ?, provider_request_id = ?, provider_error_code = ?,
+  updated_at = ?, completed_at = ? WHERE kind = ? AND resource_id = ? RETURNING ${OUTBOX_COLUMNS}`;
 
 /**
  * Applies the outcome if `leaseOwner` still holds the row, in a write transaction; null when it
@@ -138,6 +148,7 @@ export function* recordOutcome(config: Config, runtime: Runtime, input: RecordIn
             note: "the provider's answer arrived after this caller's lease had passed on; the outbox row is left to its holder",
             ...(input.outcome.reason ? { reason: input.outcome.reason } : {}),
             ...(input.outcome.result ?? {}),
+            ...diagnosticDetails(input.outcome),
           },
         }),
       );
@@ -149,12 +160,15 @@ export function* recordOutcome(config: Config, runtime: Runtime, input: RecordIn
   const updated = decodeOutbox(
     (yield* get(SETTLE, [
       next.status,
+      next.attempts,
       next.inProgressAttempts,
       next.nextAttemptAt,
       next.lastHttpStatus,
       next.lastError,
       next.reason,
       jsonText(next.result),
+      next.providerRequestId,
+      next.providerErrorCode,
       next.updatedAt,
       next.completedAt,
       input.kind,
@@ -167,7 +181,7 @@ export function* recordOutcome(config: Config, runtime: Runtime, input: RecordIn
       requestId: input.requestId,
       traceId: input.traceId,
       upstreamHttpStatus: input.outcome.httpStatus,
-      details: decision.details,
+      details: { ...decision.details, ...diagnosticDetails(input.outcome) },
     }),
   );
   return { row: updated, event };

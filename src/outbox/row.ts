@@ -23,6 +23,10 @@ export interface UpstreamDeletionRow {
   reason: string | null;
   /** What the provider said that matters (Aitronos' deleted_upstream, Daily's job body, a track's detail). */
   result: Record<string, unknown> | null;
+  /** The provider's id of its last answer (Aitronos request_id / trace_id, an x-request-id header). */
+  providerRequestId: string | null;
+  /** The provider's own error code in its last answer (Aitronos error.code, Rev AI problem type, Daily error). */
+  providerErrorCode: string | null;
   requestId: string | null;
   createdAt: string;
   /** When the current round of attempts began: createdAt, or the last operator re-queue. */
@@ -35,7 +39,7 @@ export interface UpstreamDeletionRow {
 export const OUTBOX_COLUMNS = `kind, resource_id AS "resourceId", provider, organization_id AS "organizationId", status,
   attempts, in_progress_attempts AS "inProgressAttempts", next_attempt_at AS "nextAttemptAt", lease_owner AS "leaseOwner",
   lease_until AS "leaseUntil", last_http_status AS "lastHttpStatus", last_error AS "lastError", reason, result,
-  request_id AS "requestId", created_at AS "createdAt", queued_at AS "queuedAt", updated_at AS "updatedAt",
+  provider_request_id AS "providerRequestId", provider_error_code AS "providerErrorCode", request_id AS "requestId", created_at AS "createdAt", queued_at AS "queuedAt", updated_at AS "updatedAt",
   completed_at AS "completedAt"`;
 
 export function decodeOutbox(row: Row): UpstreamDeletionRow {

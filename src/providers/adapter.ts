@@ -1,6 +1,6 @@
 // The one small interface every provider adapter implements: build the request for a resource,
 // and recognise the provider's own answers. Adapters hold no state, touch no database and never retry.
-import type { Provider, ResourceKind } from '../domain.ts';
+import { isObject, type Provider, type ResourceKind } from '../domain.ts';
 
 /** What an adapter needs to know about the resource being deleted upstream. */
 export interface UpstreamTarget {
@@ -10,6 +10,8 @@ export interface UpstreamTarget {
   organizationId: string;
   sessionId: string | null;
   documentId: string | null;
+  /** The catalog's provider attributes (an Aitronos track's `aitronosOrganizationId`). */
+  attributes?: Record<string, unknown> | null;
 }
 
 export interface ProviderRequest {
@@ -25,9 +27,17 @@ export interface ProviderResponse {
   text: string;
   /** The parsed body when it is JSON, else undefined. */
   json: unknown;
+  /** Only the response headers the adapter names in `responseHeaders` (lower-case), first value each. */
+  headers: Record<string, string>;
 }
 
-export type UpstreamOutcome =
+/** What a provider said about its own answer, for support: its id of the answer, its error code. */
+export interface ProviderDiagnostics {
+  requestId?: string | null;
+  errorCode?: string | null;
+}
+
+export type UpstreamOutcome = (
   | { status: 'DELETED'; httpStatus: number | null; reason: string | null; result: Record<string, unknown> | null }
   | {
       status: 'PENDING';
@@ -36,8 +46,23 @@ export type UpstreamOutcome =
       error: string;
       /** The provider asked for at least this long (Retry-After). */
       retryAfterMs: number | null;
+      /** No provider call was made (its circuit was open): the attempt counted for it is given back. */
+      notCalled?: true;
     }
-  | { status: 'FAILED'; httpStatus: number | null; reason: string; error: string };
+  | {
+      status: 'FAILED';
+      httpStatus: number | null;
+      reason: string;
+      error: string;
+      /** What the provider said that matters even though it failed (Daily's job body reporting an error). */
+      result?: Record<string, unknown> | null;
+    }
+) & {
+  /** The provider's id of this answer (a body field or an x-request-id header); null when not given. */
+  providerRequestId?: string | null;
+  /** The provider's own error code of this answer; null when not given. */
+  providerErrorCode?: string | null;
+};
 
 export interface Adapter {
   provider: Provider;
@@ -53,10 +78,10 @@ export interface Adapter {
   isOwnNotFound(response: ProviderResponse): boolean;
   /** Provider-specific answers that the generic mapping would get wrong (Rev AI 409, Scriptix 400). */
   special?(target: UpstreamTarget, response: ProviderResponse): UpstreamOutcome | null;
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  /** Response headers the adapter reads (lower-case); no other header reaches it. */
+  responseHeaders?: readonly string[];
+  /** The provider's request id and error code in any answer (2xx or not), for support. */
+  diagnostics?(response: ProviderResponse): ProviderDiagnostics;
 }
 
 /** A path segment from an id: ids are validated before this, encoding is the second fence. */
@@ -79,5 +104,32 @@ export function unrecognized(response: ProviderResponse, what: string): Upstream
     httpStatus: response.status,
     reason: 'UNRECOGNIZED_RESPONSE',
     error: `HTTP ${response.status} was not ${what}`,
+  };
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/** Aitronos (both APIs): `metadata.request_id` on success; `error.trace_id` and `error.code` on an error. */
+export function aitronosDiagnostics(response: ProviderResponse): ProviderDiagnostics {
+  const body = response.json;
+  if (!isObject(body)) return {};
+  if (isObject(body.error)) return { requestId: text(body.error.trace_id), errorCode: text(body.error.code) };
+  return { requestId: isObject(body.metadata) ? text(body.metadata.request_id) : null };
+}
+
+/** The `x-request-id` response header (Daily, Rev AI, Scriptix), when the adapter asked for it. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+export function requestIdHeader(response: ProviderResponse): string | null {
+  return response.headers[REQUEST_ID_HEADER] ?? null;
+}
+
+/** The diagnostics of an outcome as audit `details` keys, only those present. */
+export function diagnosticDetails(outcome: UpstreamOutcome): Record<string, string> {
+  return {
+    ...(outcome.providerRequestId ? { providerRequestId: outcome.providerRequestId } : {}),
+    ...(outcome.providerErrorCode ? { providerErrorCode: outcome.providerErrorCode } : {}),
   };
 }

@@ -1,5 +1,6 @@
 // Aitronos audio transcriptions (seed 000): DELETE /v1/audio/transcribe/{id}, Bearer, envelope answers.
-import { bearer, isAitronosError, isObject, segment, unrecognized, type Adapter } from './adapter.ts';
+import { isObject } from '../domain.ts';
+import { aitronosDiagnostics, bearer, isAitronosError, segment, unrecognized, type Adapter } from './adapter.ts';
 
 export const aitronosAudio: Adapter = {
   provider: 'AITRONOS_AUDIO',
@@ -25,4 +26,5 @@ export const aitronosAudio: Adapter = {
     };
   },
   isOwnNotFound: (response) => isAitronosError(response.json, 404),
+  diagnostics: aitronosDiagnostics,
 };

@@ -42,12 +42,33 @@ function describe(response: ProviderResponse): string {
   return `HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`;
 }
 
+/** A provider's id or code as kept for support: printable ASCII, bounded; anything else is dropped. */
+const DIAGNOSTIC_PATTERN = /^[\x21-\x7e]{1,128}$/;
+
+function diagnostic(value: string | null | undefined, credential: string): string | null {
+  if (typeof value !== 'string') return null;
+  const trimmed = value.trim();
+  if (!DIAGNOSTIC_PATTERN.test(trimmed)) return null;
+  // A provider echoing the credential back must not carry it into the database or the trail.
+  return credential && trimmed.includes(credential) ? null : trimmed;
+}
+
+/** The mapping of an answer, with the provider's request id and error code of that answer. */
 export function classify(
   adapter: Adapter,
   target: UpstreamTarget,
   response: ProviderResponse,
   now: Date,
+  credential = '',
 ): UpstreamOutcome {
+  const outcome = mapAnswer(adapter, target, response, now);
+  const found = adapter.diagnostics?.(response);
+  outcome.providerRequestId = diagnostic(found?.requestId, credential);
+  outcome.providerErrorCode = diagnostic(found?.errorCode, credential);
+  return outcome;
+}
+
+function mapAnswer(adapter: Adapter, target: UpstreamTarget, response: ProviderResponse, now: Date): UpstreamOutcome {
   const special = adapter.special?.(target, response);
   if (special) {
     if (special.status === 'PENDING' && special.retryAfterMs === null) special.retryAfterMs = parseRetryAfter(response.retryAfter, now);
@@ -111,6 +132,11 @@ export class ProviderClient {
     }
     const base = new URL(baseUrl);
     const request = adapter.request(target, credential);
+    // …and every segment of the path the adapter built is one too (its route words are), so a value
+    // taken from the catalog's attributes cannot change the URL either.
+    if (!request.path.split('/').slice(1).every((part) => ID_PATTERN.test(part))) {
+      return { status: 'FAILED', httpStatus: null, reason: 'INVALID_ID', error: 'a path segment failed validation before the provider call' };
+    }
     const path = base.pathname.replace(/\/+$/, '') + request.path;
     try {
       const response = await this.agent.request({
@@ -136,11 +162,19 @@ export class ProviderClient {
         }
       }
       const retryAfter = response.headers['retry-after'];
+      // Only what the adapter reads: no other response header (a Set-Cookie, say) reaches it.
+      const headers: Record<string, string> = {};
+      for (const name of adapter.responseHeaders ?? []) {
+        const value = response.headers[name];
+        const first = Array.isArray(value) ? value[0] : value;
+        if (typeof first === 'string') headers[name] = first;
+      }
       return classify(
         adapter,
         target,
-        { status: response.statusCode, contentType, retryAfter: typeof retryAfter === 'string' ? retryAfter : null, text, json },
+        { status: response.statusCode, contentType, retryAfter: typeof retryAfter === 'string' ? retryAfter : null, text, json, headers },
         this.clock.now(),
+        credential,
       );
     } catch (error) {
       return networkFailure(error, this.config.upstreamTimeoutMs);

@@ -1,5 +1,6 @@
 // Rev AI jobs (seed 004): DELETE /speechtotext/v1/jobs/{id} → 204, only once the job is completed.
-import { bearer, isObject, segment, unrecognized, type Adapter, type ProviderResponse } from './adapter.ts';
+import { isObject } from '../domain.ts';
+import { REQUEST_ID_HEADER, bearer, requestIdHeader, segment, unrecognized, type Adapter, type ProviderResponse } from './adapter.ts';
 
 function problemType(response: ProviderResponse): string {
   return isObject(response.json) && typeof response.json.type === 'string' ? response.json.type : '';
@@ -18,6 +19,12 @@ export const revAi: Adapter = {
       ? { result: null, reason: null }
       : unrecognized(response, 'a Rev AI answer (204 with no body)'),
   isOwnNotFound: (response) => problemType(response).endsWith('job-not-found'),
+  responseHeaders: [REQUEST_ID_HEADER],
+  // A problem's `type` is a URI (…/api/v1/errors/job-not-found): its last path segment is the code.
+  diagnostics: (response) => ({
+    requestId: requestIdHeader(response),
+    errorCode: problemType(response).split(/[?#]/)[0]!.split('/').filter(Boolean).at(-1) ?? null,
+  }),
   special(_target, response) {
     // A job still transcribing cannot be deleted yet; the worker keeps trying until it completes.
     if (

@@ -1,6 +1,7 @@
 // Scriptix speech-to-text v3 (seed 001): sessions, their documents and documents' comments.
 // 200 and 204 both mean deleted; deleting a session removes its documents at Scriptix too.
-import { bearer, isObject, segment, unrecognized, type Adapter, type UpstreamTarget } from './adapter.ts';
+import { isObject } from '../domain.ts';
+import { REQUEST_ID_HEADER, bearer, requestIdHeader, segment, unrecognized, type Adapter, type UpstreamTarget } from './adapter.ts';
 
 function path(target: UpstreamTarget): string {
   const session = `/api/v3/speech-to-text/session`;
@@ -27,6 +28,8 @@ export const scriptix: Adapter = {
       ? { result: null, reason: null }
       : unrecognized(response, 'a Scriptix answer (204, or 200 with JSON or no body)'),
   isOwnNotFound: (response) => isObject(response.json),
+  responseHeaders: [REQUEST_ID_HEADER],
+  diagnostics: (response) => ({ requestId: requestIdHeader(response) }),
   special(target, response) {
     // Scriptix answers 400 "already marked as removed" for a session deleted before: already absent.
     if (target.kind === 'SESSION' && response.status === 400 && /already marked as removed/i.test(response.text)) {

@@ -48,6 +48,8 @@ const FAULT_CODES: Record<number, string> = {
 export class AitronosSimulator extends Simulator {
   private deletedUpstream = true;
   private readonly creatorMismatch = new Set<string>();
+  /** Track → the Aitronos organisation it lives in; tracks not listed are found under any organisation. */
+  private readonly trackOrganizations = new Map<string, string>();
 
   constructor(private readonly options: AitronosSimulatorOptions) {
     super('aitronos', options);
@@ -66,6 +68,23 @@ export class AitronosSimulator extends Simulator {
       this.setTrackCreatorMismatch(trackId);
       return { status: 204 };
     });
+    this.controlRoute('POST', '/track-organization', (body) => {
+      const trackId = isRecord(body) ? body['trackId'] : undefined;
+      const organizationId = isRecord(body) ? body['organizationId'] : undefined;
+      if (typeof trackId !== 'string' || !isWellFormedId(trackId) || typeof organizationId !== 'string' || !isWellFormedId(organizationId)) {
+        throw new ControlError('body must be {"trackId": "mtrack_…", "organizationId": "org_…"}');
+      }
+      this.setTrackOrganization(trackId, organizationId);
+      return { status: 204 };
+    });
+  }
+
+  /**
+   * The organisation a track belongs to at Aitronos: a DELETE naming another one in its URL gets the
+   * seed's 404 (seed 003: "404 if the track does not exist or the caller has no access to it").
+   */
+  setTrackOrganization(trackId: string, organizationId: string): void {
+    this.trackOrganizations.set(trackId, organizationId);
   }
 
   /** What `data.deleted_upstream` says on successful audio deletes (Aitronos' sub-processor copy). */
@@ -82,6 +101,7 @@ export class AitronosSimulator extends Simulator {
     super.reset();
     this.deletedUpstream = true;
     this.creatorMismatch.clear();
+    this.trackOrganizations.clear();
   }
 
   protected override faultResponse(status: number, ctx: RouteContext): SimResponse {
@@ -124,7 +144,8 @@ export class AitronosSimulator extends Simulator {
     const orgId = ctx.params['organizationId'] ?? '';
     const trackId = ctx.params['trackId'] ?? '';
     // 404 covers "does not exist" and "no access" alike (seed 003), so it comes before 403.
-    if (!isWellFormedId(orgId) || !isWellFormedId(trackId) || this.stateOf(ctx.path) !== 'exists') {
+    const home = this.trackOrganizations.get(trackId);
+    if (!isWellFormedId(orgId) || !isWellFormedId(trackId) || (home !== undefined && home !== orgId) || this.stateOf(ctx.path) !== 'exists') {
       return envelope(404, ctx.requestId, {
         code: 'RESOURCE_NOT_FOUND',
         message: 'The requested resource could not be found.',

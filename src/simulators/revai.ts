@@ -1,5 +1,7 @@
 // Rev AI simulator (seed 004): DELETE /speechtotext/v1/jobs/{id}, Authorization: Bearer TOKEN.
 // 204 once the job is completed (transcribed or failed); 409 problem+json while in progress.
+// Seed 004 says nothing of an x-request-id response header: answers carry one only when switched on
+// (POST /__sim/request-id-header), to show what the gateway does with it.
 import { STATUS_CODES } from 'node:http';
 import {
   ControlError,

@@ -2,6 +2,8 @@
 //   DELETE /api/v3/speech-to-text/session/{sessionId}                     (takes its documents along)
 //   DELETE …/session/{sessionId}/document/{documentId}
 //   DELETE …/session/{sessionId}/document/{documentId}/comments/{commentId}
+// Seed 001 says nothing of an x-request-id response header: answers carry one only when switched on
+// (POST /__sim/request-id-header), to show what the gateway does with it.
 import {
   ControlError,
   Simulator,

@@ -16,6 +16,8 @@ export interface RecordedRequest {
   status: number;
   /** Date.now() when the request arrived. */
   at: number;
+  /** The id of the answer (`req_…`): Aitronos' request_id / trace_id, the x-request-id header when on. */
+  requestId: string;
 }
 
 export interface Fault {
@@ -101,6 +103,8 @@ export class Simulator {
   private readonly gone = new Map<string, 'deleted' | 'missing'>();
   private readonly deleteCounts = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Whether answers carry an `x-request-id` header; off until switched on (see setRequestIdHeader). */
+  private requestIdHeader = false;
   private seq = 0;
   private url: string | undefined;
 
@@ -173,12 +177,22 @@ export class Simulator {
     return new Map(this.deleteCounts);
   }
 
+  /**
+   * Makes every answer (provider routes and faults) carry `x-request-id: req_…`, the id of that
+   * answer. None of the seeds documents such a header; it is a switch so a gateway's reading of it
+   * can be seen and tested, not a claim about the real APIs.
+   */
+  setRequestIdHeader(enabled: boolean): void {
+    this.requestIdHeader = enabled;
+  }
+
   /** Clears requests, faults and state. Subclasses extend it with their own switches. */
   reset(): void {
     this.requests.length = 0;
     this.faults.length = 0;
     this.gone.clear();
     this.deleteCounts.clear();
+    this.requestIdHeader = false;
     this.seq = 0;
   }
 
@@ -237,6 +251,7 @@ export class Simulator {
       headers: flattenHeaders(req.headers),
       status: 0,
       at: receivedAt,
+      requestId: this.nextRequestId(),
     };
     this.record(record);
 
@@ -245,7 +260,7 @@ export class Simulator {
       path,
       params: {},
       headers: req.headers,
-      requestId: this.nextRequestId(),
+      requestId: record.requestId,
       receivedAt,
     };
     const fault = this.takeFault(path);
@@ -294,6 +309,7 @@ export class Simulator {
       this.deleteCounts.set(ctx.path, (this.deleteCounts.get(ctx.path) ?? 0) + 1);
     }
     record.status = answer.status;
+    if (this.requestIdHeader) answer = { ...answer, headers: { ...answer.headers, 'x-request-id': ctx.requestId } };
     if (!res.destroyed) writeAnswer(res, answer);
   }
 
@@ -368,6 +384,12 @@ export class Simulator {
     this.controlRoute('GET', '/deletes', () => ({ status: 200, body: Object.fromEntries(this.deleteCounts) }));
     this.controlRoute('POST', '/reset', () => {
       this.reset();
+      return noContent;
+    });
+    this.controlRoute('POST', '/request-id-header', (body) => {
+      const enabled = isRecord(body) ? body['enabled'] : undefined;
+      if (typeof enabled !== 'boolean') throw new ControlError('body must be {"enabled": true|false}');
+      this.setRequestIdHeader(enabled);
       return noContent;
     });
     this.controlRoute('POST', '/missing', (body) => {

@@ -14,7 +14,7 @@ import type { Logger } from '../logging.ts';
 import type { Observer } from '../observer.ts';
 import type { ProviderClient } from '../providers/http.ts';
 import type { Runtime } from '../runtime.ts';
-import { Circuit } from './circuit.ts';
+import { Circuits, healthyAnswer, type Circuit } from './circuit.ts';
 
 export interface WorkerOptions {
   /** Provider calls in flight at once, per provider. */
@@ -25,12 +25,14 @@ export interface WorkerOptions {
   circuitThreshold?: number;
   /** How long an open circuit waits before one probe call. */
   circuitCooldownMs?: number;
+  /** The process's circuits, shared with the request path (then the two options above are its own). */
+  circuits?: Circuits;
 }
 
 export class Worker {
   readonly owner: string;
   private readonly inFlight = new Map<Provider, number>();
-  private readonly circuits = new Map<Provider, Circuit>();
+  private readonly circuits: Circuits;
   private readonly running = new Map<Provider, Set<Promise<void>>>();
   private timer: NodeJS.Timeout | null = null;
   /** A claim is under way: the next waits for it (one claim transaction at a time per worker). */
@@ -52,19 +54,16 @@ export class Worker {
     this.owner = `${instanceId}/worker`;
     this.concurrency = options.concurrencyPerProvider ?? 16;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
+    this.circuits = options.circuits ?? new Circuits(runtime.clock, options.circuitThreshold, options.circuitCooldownMs);
     for (const provider of PROVIDERS) {
       this.inFlight.set(provider, 0);
       this.running.set(provider, new Set());
-      this.circuits.set(
-        provider,
-        new Circuit(runtime.clock, options.circuitThreshold ?? 5, options.circuitCooldownMs ?? 15_000),
-      );
     }
   }
 
   /** The circuit of a provider (open: calls are held back until the cooldown ends). */
   circuit(provider: Provider): Circuit {
-    return this.circuits.get(provider)!;
+    return this.circuits.of(provider);
   }
 
   /** Provider calls of this worker not yet recorded. */
@@ -201,7 +200,7 @@ export class Worker {
         : { kind: row.kind, id: row.resourceId, provider, organizationId: row.organizationId, sessionId: null, documentId: null };
       const call = await this.client.deleteUpstream(target);
       answered = true;
-      this.circuit(provider).record(call.outcome.status !== 'PENDING' || call.outcome.reason === 'JOB_IN_PROGRESS');
+      this.circuit(provider).record(healthyAnswer(call.outcome));
       await this.db.write(() =>
         recordOutcome(this.config, this.runtime, {
           kind: row.kind,

@@ -71,6 +71,10 @@ export const upstreamDeletions = sqliteTable(
     reason: text('reason'),
     /** What the provider said that matters (Aitronos' deleted_upstream, Daily's job body, a track's detail). */
     result: text('result'),
+    /** The provider's id of its last answer (Aitronos request_id / trace_id, an x-request-id header). */
+    providerRequestId: text('provider_request_id'),
+    /** The provider's own error code in its last answer (Aitronos error.code, Rev AI problem type, Daily error). */
+    providerErrorCode: text('provider_error_code'),
     requestId: text('request_id'),
     createdAt: text('created_at').notNull(),
     /** When the current round of attempts began: createdAt, or the last operator re-queue. */
