@@ -37,7 +37,7 @@ async function remove(server: ChildGateway, key: string, id: string): Promise<{ 
     });
     const body = (await response.json()) as { data?: { deleteTranscription?: { __typename: string; alreadyDeleted?: boolean } } };
     const result = body.data?.deleteTranscription;
-    if (!result) throw new Error(`unexpected answer ${JSON.stringify(body)}`);
+    if (!result) throw new Error(`unexpected answer ${JSON.stringify(body)}; the server said: ${(server.stderr() + server.stdout()).split('\n').filter((l) => /"level":(50|60)|rror/.test(l)).slice(-5).join('\n')}`);
     return { typename: result.__typename, ...(result.alreadyDeleted === undefined ? {} : { alreadyDeleted: result.alreadyDeleted }) };
   } catch (error) {
     if (error instanceof Error && error.message.startsWith('unexpected answer')) throw error;
@@ -94,9 +94,11 @@ describe(`two servers and a worker on one ${BACKEND} database`, () => {
     const why = twice.length ? JSON.stringify(await query(db, 'SELECT resource_id, actor, outcome, details FROM audit_events WHERE resource_id = ? ORDER BY seq', [twice[0]])) : '';
     expect(twice, why).toEqual([]);
 
-    // 2. The provider fails, then answers slowly: the failing half is left PENDING for the worker,
+    // 2. The provider fails, then answers slowly: the failed ones are left PENDING for the worker,
     //    and server 0 is killed while its own inline calls still hold their rows' leases.
-    simulators.aitronos.pushFault({ status: 503, times: FAILING / 2, path: '/v1/audio/transcribe/trans_fail' });
+    // Four 503s: retries for the worker, fewer than the five in a row that open a process's circuit
+    // (an open circuit would answer CIRCUIT_OPEN without calling, and hold no lease to kill).
+    simulators.aitronos.pushFault({ status: 503, times: 4, path: '/v1/audio/transcribe/trans_fail' });
     const accepted = new Set<string>();
     const unanswered: number[] = [];
     const first = await Promise.all(

@@ -19,6 +19,8 @@ export interface ChildGateway {
   url: string;
   /** What the process wrote to stderr so far (LOG_LEVEL=warn and above, crashes). */
   stderr(): string;
+  /** What the process wrote to stdout so far (its log lines). */
+  stdout(): string;
   exited: Promise<Exit>;
 }
 
@@ -100,7 +102,7 @@ export async function startChildGateway(env: Record<string, string>, timeoutMs =
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { child: run.child, url, stderr: run.stderr, exited: run.exited };
+  return { child: run.child, url, stderr: run.stderr, stdout: run.stdout, exited: run.exited };
 }
 
 /** `gateway worker`: the retry worker alone (it serves nothing, so there is nothing to wait for). */

@@ -139,8 +139,10 @@ export async function openPostgres(target: { url: string; poolSize: number }, op
   const pool = new pg.Pool({
     connectionString: target.url,
     max: target.poolSize,
-    // A server that does not answer fails the start (or a request) instead of hanging it.
-    connectionTimeoutMillis: 5_000,
+    // A server that does not answer fails the start (or a request) instead of hanging it. This also
+    // bounds the wait for a free pooled connection, which under a burst of writes to one
+    // organisation's log (serialised on its head row) can take seconds: generous, not short.
+    connectionTimeoutMillis: 10_000,
     // count(*) and the event sequence are int8: read them as JS numbers, like SQLite's.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
