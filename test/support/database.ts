@@ -16,7 +16,11 @@ export const BACKEND: Backend = process.env.TEST_BACKEND === 'postgres' ? 'postg
 
 export interface TestDatabase {
   backend: Backend;
-  /** What a gateway process needs in its environment to use it (DATABASE_PATH or DATABASE_URL). */
+  /**
+   * What a gateway process needs in its environment to use it: DATABASE_PATH or DATABASE_URL, and
+   * AUDIT_SIGNING_KEY_FILE in a temp directory of its own (so no test writes a key into the
+   * repository, and every process on one database signs with the same key).
+   */
   env: Record<string, string>;
   target: DatabaseTarget;
   /** The SQLite file (null on PostgreSQL): for the tests that open the file itself. */
@@ -31,10 +35,11 @@ function serverUrl(): string {
 }
 
 export async function createTestDatabase(backend: Backend = BACKEND): Promise<TestDatabase> {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-test-'));
+  const keyFile = { AUDIT_SIGNING_KEY_FILE: join(dir, 'audit-signing-key.pem') };
   if (backend === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'gateway-test-'));
     const path = join(dir, 'gateway.db');
-    return { backend, env: { DATABASE_PATH: path }, target: { path }, path, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+    return { backend, env: { DATABASE_PATH: path, ...keyFile }, target: { path }, path, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
   }
   const admin = new URL(serverUrl());
   const name = `gw_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
@@ -50,10 +55,11 @@ export async function createTestDatabase(backend: Backend = BACKEND): Promise<Te
   url.pathname = `/${name}`;
   return {
     backend,
-    env: { DATABASE_URL: url.toString() },
+    env: { DATABASE_URL: url.toString(), ...keyFile },
     target: { url: url.toString(), poolSize: 10 },
     path: null,
     async dispose() {
+      rmSync(dir, { recursive: true, force: true });
       const drop = new pg.Client({ connectionString: admin.toString() });
       await drop.connect();
       try {
