@@ -89,6 +89,9 @@ export async function verifyEveryLog(db: Database): Promise<{ valid: boolean; ev
   return { valid: problems.length === 0, eventsChecked: [...results.values()].reduce((n, r) => n + r.eventsChecked, 0), problems };
 }
 
+/** The append-only tables: events, stored Merkle nodes, signed checkpoints. */
+const AUDIT_TABLES = ['audit_events', 'audit_tree_nodes', 'audit_checkpoints'] as const;
+
 /**
  * Changes rows of the append-only audit tables as someone with write access to the database would:
  * the guarding triggers lifted around the statements (SQLite drops and re-creates them, PostgreSQL
@@ -97,15 +100,16 @@ export async function verifyEveryLog(db: Database): Promise<{ valid: boolean; ev
 export async function tamper(db: Database, statements: [sql: string, params?: unknown[]][]): Promise<void> {
   if (db.dialect === 'postgres') {
     await db.write(function* () {
-      yield* run('ALTER TABLE audit_events DISABLE TRIGGER USER');
-      yield* run('ALTER TABLE audit_tree_nodes DISABLE TRIGGER USER');
+      for (const table of AUDIT_TABLES) yield* run(`ALTER TABLE ${table} DISABLE TRIGGER USER`);
       for (const [sql, params] of statements) yield* run(sql, params ?? []);
-      yield* run('ALTER TABLE audit_events ENABLE TRIGGER USER');
-      yield* run('ALTER TABLE audit_tree_nodes ENABLE TRIGGER USER');
+      for (const table of AUDIT_TABLES) yield* run(`ALTER TABLE ${table} ENABLE TRIGGER USER`);
     });
     return;
   }
-  const triggers = await query<{ sql: string; name: string }>(db, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit_events', 'audit_tree_nodes')");
+  const triggers = await query<{ sql: string; name: string }>(
+    db,
+    `SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (${AUDIT_TABLES.map((table) => `'${table}'`).join(', ')})`,
+  );
   await db.write(function* () {
     for (const trigger of triggers) yield* run(`DROP TRIGGER ${trigger.name}`);
     for (const [sql, params] of statements) yield* run(sql, params ?? []);
