@@ -2,7 +2,7 @@
 // (a PKCS#8 PEM Ed25519 private key). Outside production a missing file is created with a new key;
 // in production it is a start-up error. Nothing here ever prints or returns the key itself: errors
 // name the variable and the path, and what leaves this module is a signer and its public half.
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { ConfigError, type AuditSigningConfig } from '../config.ts';
@@ -107,4 +107,9 @@ export function loadSigningKey(settings: AuditSigningConfig, production: boolean
   }
   const mode = statSync(path).mode & 0o777;
   return { signing: { logOrigin: settings.logOrigin, key }, created, exposedMode: (mode & 0o077) === 0 ? null : mode };
+}
+
+/** The configured key when its file exists (never creating one): for checks that can do without it. */
+export function existingSigningKey(settings: AuditSigningConfig): AuditSigning | null {
+  return existsSync(settings.signingKeyFile) ? loadSigningKey(settings, true).signing : null;
 }
