@@ -117,13 +117,20 @@ describe("a log's roots and proofs from stored subtree hashes", () => {
   });
 
   it('reads a proof in one statement of O(log n) rows', async () => {
-    let statements: string[] | null = null;
-    const counted = await openDatabase(database.target, { onQuery: (sql) => statements?.push(sql) });
+    let statements: { sql: string; params: unknown[] }[] | null = null;
+    const counted = await openDatabase(database.target, { onQuery: (sql, params) => statements?.push({ sql, params }) });
     try {
       statements = [];
       const proof = await counted.read(inclusionProofAt('org_a', 137, SIZE));
       expect(statements).toHaveLength(1);
       expect(proof.length).toBeLessThanOrEqual(Math.ceil(Math.log2(SIZE)));
+      if (database.backend === 'sqlite') {
+        // Every part is a primary-key or (log, index) lookup, never a scan of the log's nodes.
+        const { sql, params } = statements[0]!;
+        const plan = (await query<{ detail: string }>(counted, `EXPLAIN QUERY PLAN ${sql}`, params)).map((step) => step.detail).filter((d) => d.startsWith('SEARCH'));
+        expect(plan.length).toBeGreaterThan(1);
+        for (const step of plan) expect(step).toMatch(/\(log_id=\? AND (level=\? AND node_index=\?|log_index=\?)\)/);
+      }
     } finally {
       await counted.close();
     }

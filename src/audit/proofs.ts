@@ -32,15 +32,11 @@ export function* storedHashes(logId: string, nodes: readonly NodeId[]): Work<Nod
   const params: unknown[] = [];
   const leaves = byLevel.get(0);
   byLevel.delete(0);
-  if (byLevel.size > 0) {
-    const clauses: string[] = [];
-    const clauseParams: unknown[] = [];
-    for (const [level, indexes] of byLevel) {
-      clauses.push(`(level = ? AND node_index IN (${placeholders(indexes.length)}))`);
-      clauseParams.push(level, ...indexes);
-    }
-    parts.push(`SELECT level, node_index AS "nodeIndex", hash FROM audit_tree_nodes WHERE log_id = ? AND (${clauses.join(' OR ')})`);
-    params.push(logId, ...clauseParams);
+  // One part per level, each a lookup on the primary key (log_id, level, node_index): an OR of the
+  // levels under one log_id would make SQLite scan every stored node of the log.
+  for (const [level, indexes] of byLevel) {
+    parts.push(`SELECT level, node_index AS "nodeIndex", hash FROM audit_tree_nodes WHERE log_id = ? AND level = ? AND node_index IN (${placeholders(indexes.length)})`);
+    params.push(logId, level, ...indexes);
   }
   if (leaves) {
     parts.push(`SELECT 0 AS level, log_index AS "nodeIndex", hash FROM audit_events WHERE log_id = ? AND log_index IN (${placeholders(leaves.length)})`);
