@@ -5,6 +5,7 @@
 // checkpoint, and a checkpoint whose root was edited under its signature. Both backends.
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventHash } from '../src/audit/chain.ts';
+import type { AuditEventRow } from '../src/audit/event.ts';
 import { decodeFrontier, encodeFrontier, extendFrontier, leafHashOf, rootOfFrontier, type StoredNode } from '../src/audit/log.ts';
 import { verifyLog } from '../src/audit/verify.ts';
 import { runGateway } from './support/cli.ts';
@@ -40,24 +41,8 @@ async function withCheckpoint(): Promise<{ gateway: TestGateway; size: number }>
   return { gateway, size };
 }
 
-interface StoredEvent {
-  logIndex: number;
-  id: string;
-  at: string;
-  actor: string;
-  organizationId: string | null;
-  action: string;
-  resourceKind: string | null;
-  resourceId: string | null;
-  provider: string | null;
-  outcome: string;
-  requestId: string | null;
-  traceId: string | null;
-  upstreamHttpStatus: number | null;
-  details: string | null;
-  previousHash: string | null;
-  hash: string;
-}
+/** A row as stored: details as its text. */
+type StoredEvent = Omit<AuditEventRow, 'seq' | 'logId' | 'details'> & { details: string | null };
 
 /**
  * Rewrites a log as a thorough attacker would: `change` applied to the event at `index`, then every

@@ -23,24 +23,7 @@ export type ReceiptSubject =
   | { erasureRequest: { id: string; subjectId: string; providers: string[]; items: (ResourceRef & { provider: string; carrier: ResourceRef })[] } };
 
 /** An event as a receipt carries it: every hashed field, then previousHash, hash and logIndex. */
-export interface ReceiptEvent {
-  id: string;
-  at: string;
-  actor: string;
-  organizationId: string | null;
-  action: string;
-  resourceKind: string | null;
-  resourceId: string | null;
-  provider: string | null;
-  outcome: string;
-  requestId: string | null;
-  traceId: string | null;
-  upstreamHttpStatus: number | null;
-  details: Record<string, unknown> | null;
-  previousHash: string | null;
-  hash: string;
-  logIndex: number;
-}
+export type ReceiptEvent = Omit<AuditEventRow, 'seq' | 'logId'>;
 
 export interface ReceiptProof {
   eventId: string;
