@@ -16,6 +16,7 @@ const SQLITE_ONLY = [
   'test/storage-schema.test.ts', // the two schema files
   'test/graphiql.browser.test.ts', // the sandbox (SQLite) in Chromium
   'test/sandbox.test.ts', // `npm start` on a fresh machine: SQLite
+  'test/audit-keys.test.ts', // key files and the CLI that reads them, before any database
 ];
 
 /** Files about PostgreSQL itself: only in the PostgreSQL project. */

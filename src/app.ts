@@ -1,5 +1,6 @@
 // The composition root: config → database, provider client, worker, HTTP server (and in sandbox mode
 // the simulators and demo data). `serve` and the tests start the gateway through here.
+import { loadSigningKey, type AuditSigning } from './audit/signing-key.ts';
 import { ConfigError, missingCredentials, resolvesToSandbox, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/open.ts';
 import { releaseLeases } from './outbox/claim.ts';
@@ -40,6 +41,8 @@ export interface GatewayHandle {
   worker: Worker | null;
   sandbox: Omit<Sandbox, 'config' | 'stop'> | null;
   metrics: Metrics;
+  /** What signs the audit logs' checkpoints (AUDIT_SIGNING_KEY_FILE); `key.verifierKey` is its public half. */
+  signing: AuditSigning;
   close(): Promise<void>;
 }
 
@@ -74,9 +77,8 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
 
   let config = baseConfig;
   let simulators: Sandbox['simulators'] | null = null;
-  if (resolvesToSandbox(baseConfig)) {
-    ({ config, simulators } = await startSandboxProviders(baseConfig));
-  } else {
+  const sandboxed = resolvesToSandbox(baseConfig);
+  if (!sandboxed) {
     const missing = missingCredentials(config);
     if (missing.length > 0) {
       throw new ConfigError(
@@ -85,6 +87,13 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
       );
     }
   }
+  // Once, at start: a missing key in production, or a file that is no key, stops the start here.
+  const { signing, created, exposedMode } = loadSigningKey(baseConfig.audit, baseConfig.production);
+  if (created) logger.warn({ file: baseConfig.audit.signingKeyFile }, 'created a new audit signing key (AUDIT_SIGNING_KEY_FILE did not exist); keep it secret and back it up');
+  if (exposedMode !== null) {
+    logger.warn({ file: baseConfig.audit.signingKeyFile, mode: exposedMode.toString(8) }, 'the audit signing key file is readable by other users; chmod 600 it');
+  }
+  if (sandboxed) ({ config, simulators } = await startSandboxProviders(baseConfig));
 
   let db: Database;
   try {
@@ -119,6 +128,7 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
     instanceId,
     allowLocalhostOrigins: simulators !== null,
     metrics,
+    signing,
     ...(seeded
       ? {
           graphiql: {
@@ -164,5 +174,5 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
       logger.info('gateway stopped');
     })());
 
-  return { url: server.url, config, db, runtime, instanceId, client, circuits, worker, sandbox, metrics, close };
+  return { url: server.url, config, db, runtime, instanceId, client, circuits, worker, sandbox, metrics, signing, close };
 }

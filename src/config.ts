@@ -1,4 +1,5 @@
 // Environment → one typed, validated Config. The only module that reads process.env (main.ts passes it in).
+import { isValidKeyName } from './audit/note.ts';
 import type { Provider } from './domain.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -39,6 +40,17 @@ export interface Config {
   corsOrigins: string[];
   /** Whether the retry worker runs inside `serve`. */
   workerInServe: boolean;
+  /** Signed checkpoints of the audit logs (PRODUCT.md "Proof a deletion happened"). */
+  audit: AuditSigningConfig;
+}
+
+export interface AuditSigningConfig {
+  /** AUDIT_SIGNING_KEY_FILE: the Ed25519 private key, PKCS#8 PEM (read at start, never logged). */
+  signingKeyFile: string;
+  /** AUDIT_KEY_NAME: the signed-note key name (default: the origin). */
+  keyName: string;
+  /** AUDIT_LOG_ORIGIN: a log's checkpoint origin is `{logOrigin}/{organizationId}`. */
+  logOrigin: string;
 }
 
 export class ConfigError extends Error {
@@ -136,6 +148,26 @@ function databaseTarget(env: Env, path: string): DatabaseTarget {
   return { url: raw, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000) };
 }
 
+function auditSigning(env: Env): AuditSigningConfig {
+  const logOrigin = text(env, 'AUDIT_LOG_ORIGIN', 'speech-deletion-gateway');
+  // The origin is the first line of every checkpoint: one line of printable text, as tlog-checkpoint asks.
+  if (/[\u0000-\u001f\u007f]/.test(logOrigin) || Buffer.from(logOrigin, 'utf8').toString('utf8') !== logOrigin) {
+    throw new ConfigError('AUDIT_LOG_ORIGIN', 'must be one line of printable text (no newline or other control character)');
+  }
+  if (logOrigin.length > 200) throw new ConfigError('AUDIT_LOG_ORIGIN', `must be at most 200 characters, got ${logOrigin.length}`);
+  if (logOrigin.endsWith('/')) throw new ConfigError('AUDIT_LOG_ORIGIN', 'must not end with "/" (a log\'s origin is AUDIT_LOG_ORIGIN/ORGANIZATION)');
+  const named = env.AUDIT_KEY_NAME !== undefined && env.AUDIT_KEY_NAME.trim() !== '';
+  const keyName = text(env, 'AUDIT_KEY_NAME', logOrigin);
+  if (!isValidKeyName(keyName)) {
+    const rule = 'a signed-note key name: non-empty, no spaces, no "+", no control characters';
+    throw new ConfigError(
+      'AUDIT_KEY_NAME',
+      named ? `must be ${rule}, got ${JSON.stringify(keyName)}` : `is unset, so it defaults to AUDIT_LOG_ORIGIN ${JSON.stringify(logOrigin)}, which is not ${rule}; set AUDIT_KEY_NAME`,
+    );
+  }
+  return { signingKeyFile: text(env, 'AUDIT_SIGNING_KEY_FILE', './data/audit-signing-key.pem'), keyName, logOrigin };
+}
+
 export function loadConfig(env: Env): Config {
   const nodeEnv = text(env, 'NODE_ENV', 'development');
   const production = nodeEnv === 'production';
@@ -177,6 +209,7 @@ export function loadConfig(env: Env): Config {
     introspection: flag(env, 'INTROSPECTION', !production),
     corsOrigins: origins(env, 'CORS_ORIGINS'),
     workerInServe: flag(env, 'WORKER_IN_SERVE', true),
+    audit: auditSigning(env),
   };
   for (const bucket of config.daily.customBuckets) {
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `gateway` CLI: serve | worker | migrate | keys create|list|revoke | resources import | audit verify|export.
-// Every command applies pending migrations first (openDatabase does), so it works on a fresh database.
+// `gateway` CLI: serve | worker | migrate | keys create|list|revoke | resources import |
+// audit verify|export|keygen|public-key. Every command that uses the database applies pending
+// migrations first (openDatabase does), so it works on a fresh database.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ConfigError, loadConfig, missingCredentials, type Config } from './config.ts';
@@ -8,6 +9,8 @@ import { openDatabase, type Database } from './db/open.ts';
 import { createKey, KeyInputError, listKeys, revokeKey } from './auth/keys.ts';
 import { registerResources, MAX_RESOURCES_PER_CALL, type ResourceInputValue } from './catalog/register.ts';
 import { auditRows, exportLine, verifyAllLogs } from './audit/verify.ts';
+import { generateSigningKeyPem, loadSigner } from './audit/note.ts';
+import { existingSigningKey, loadSigningKey, writeNewKeyFile } from './audit/signing-key.ts';
 import { systemRuntime } from './runtime.ts';
 
 const USAGE = `Usage: gateway <command>
@@ -20,8 +23,13 @@ const USAGE = `Usage: gateway <command>
   keys list                               list keys (ids, never the keys)
   keys revoke KEY_ID                      revoke a key
   resources import FILE.ndjson            register resources, one ResourceInput JSON a line
-  audit verify                            recompute the audit hash chain (exit 1 when broken)
+  audit verify                            recompute every audit log: chain, Merkle tree, checkpoints
+                                          (exit 1 when broken)
   audit export [--since ISO] [--org ORG]  write the audit trail as NDJSON to stdout
+  audit keygen --out FILE                 write a new Ed25519 checkpoint signing key (PKCS#8 PEM,
+                                          mode 0600); never overwrites a file
+  audit public-key                        print the verifier key of AUDIT_SIGNING_KEY_FILE, alone on
+                                          the last line (give it to auditors)
 
 Configuration comes from the environment (see README).`;
 
@@ -184,18 +192,23 @@ async function run(argv: string[]): Promise<number> {
     case 'audit':
       if (sub === 'verify') {
         if (rest.length > 0) throw new UsageError('audit verify takes no arguments');
-        const results = await withDb(config, verifyAllLogs);
+        // The newest checkpoint of each log is signature-checked when the key is here to check it with.
+        const verifierKey = existingSigningKey(config.audit)?.key.verifierKey ?? null;
+        const results = await withDb(config, (db) => verifyAllLogs(db, verifierKey));
         let broken = 0;
         let events = 0;
+        let checkpoints = 0;
         for (const [logId, result] of results) {
           events += result.eventsChecked;
+          checkpoints += result.checkpointsChecked;
           if (result.valid) continue;
           broken += 1;
           const where = result.firstInvalidEventId ? `at event ${result.firstInvalidEventId}` : 'at its end';
           console.log(`log ${logId}: BROKEN ${where} (${result.eventsChecked} events checked): ${result.problem}`);
         }
         if (broken === 0) {
-          console.log(`audit trail intact: ${results.size} logs, ${events} events checked`);
+          const signatures = verifierKey ? `signatures checked with ${verifierKey}` : 'signatures not checked: no key at AUDIT_SIGNING_KEY_FILE';
+          console.log(`audit trail intact: ${results.size} logs, ${events} events checked; ${checkpoints} signed checkpoints match them (${signatures})`);
           return 0;
         }
         console.log(`audit trail BROKEN: ${broken} of ${results.size} logs`);
@@ -212,7 +225,29 @@ async function run(argv: string[]): Promise<number> {
         });
         return 0;
       }
-      throw new UsageError('audit needs verify or export');
+      if (sub === 'keygen') {
+        const f = flags(rest, ['out']);
+        if (!f.out) throw new UsageError('audit keygen needs --out FILE');
+        const pem = generateSigningKeyPem();
+        let written: boolean;
+        try {
+          written = writeNewKeyFile(f.out, pem);
+        } catch (error) {
+          throw new InputError(`cannot write ${f.out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        }
+        if (!written) throw new InputError(`${f.out} already exists; keygen never overwrites a key (move it away first, or choose another --out)`);
+        console.log(`wrote a new Ed25519 audit signing key to ${f.out} (mode 0600). Point AUDIT_SIGNING_KEY_FILE at it; its verifier key as ${config.audit.keyName}:`);
+        console.log(loadSigner(pem, config.audit.keyName).verifierKey);
+        return 0;
+      }
+      if (sub === 'public-key') {
+        if (rest.length > 0) throw new UsageError('audit public-key takes no arguments');
+        const { signing, created } = loadSigningKey(config.audit, config.production);
+        if (created) console.error(`created a new audit signing key at ${config.audit.signingKeyFile} (AUDIT_SIGNING_KEY_FILE did not exist)`);
+        console.log(signing.key.verifierKey);
+        return 0;
+      }
+      throw new UsageError('audit needs verify, export, keygen or public-key');
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -19,6 +19,7 @@ import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import type { AuditSigning } from './audit/signing-key.ts';
 import type { Config } from './config.ts';
 import type { Principal } from './domain.ts';
 import type { Database } from './db/database.ts';
@@ -51,6 +52,8 @@ export interface ServerDeps {
   allowLocalhostOrigins?: boolean;
   /** Served at /metrics and fed one observation per GraphQL request. */
   metrics?: Metrics;
+  /** Signs the audit logs' checkpoints. */
+  signing: AuditSigning;
 }
 
 /**
@@ -343,6 +346,7 @@ export function createGateway(deps: ServerDeps) {
         circuits,
         observer: deps.observer,
         instanceId: deps.instanceId,
+        signing: deps.signing,
         loaders: createLoaders(db),
         principal: scope.principal,
         requestId: scope.requestId,

@@ -128,8 +128,8 @@ describe('the canonical form that is hashed', () => {
     // Keys in canonical order already, so the stored text is the hashed text.
     expect(stored.details).toBe(canonicalJson(JSON.parse(stored.details)));
     expect(JSON.parse(stored.details)).toEqual(EVENTS[4]!.details);
-    expect(await verifyFile(path)).toEqual({ valid: true, eventsChecked: 11, firstInvalidEventId: null, problem: null });
-    expect(await verifyFile(path, 'org_b')).toEqual({ valid: true, eventsChecked: 1, firstInvalidEventId: null, problem: null });
+    expect(await verifyFile(path)).toEqual({ valid: true, eventsChecked: 11, firstInvalidEventId: null, problem: null, checkpointsChecked: 0 });
+    expect(await verifyFile(path, 'org_b')).toEqual({ valid: true, eventsChecked: 1, firstInvalidEventId: null, problem: null, checkpointsChecked: 0 });
   });
 });
 
@@ -327,7 +327,7 @@ describe('tampering with the database file', () => {
       appends.push(db.write(() => appendEvent({ ...runtime, newId: () => id }, input)));
     }
     await Promise.all(appends);
-    expect(await verifyLogInBackground(db, 'org_a')).toEqual({ valid: true, eventsChecked: 10_050, firstInvalidEventId: null, problem: null });
+    expect(await verifyLogInBackground(db, 'org_a')).toEqual({ valid: true, eventsChecked: 10_050, firstInvalidEventId: null, problem: null, checkpointsChecked: 0 });
     await db.close();
     tamper(path, (raw) => raw.prepare(`UPDATE audit_events SET resource_id = 'other' WHERE ${A(10_019)}`).run());
     const reopened = await openDatabase({ path });

@@ -1,13 +1,18 @@
 // Each organisation's log stays one line under load: concurrent delete requests through the gateway
 // while a second process (as `gateway worker` would be) appends events to the same database, to the
-// same organisation's log and to another's, in transactions of its own. Afterwards every log is
-// numbered without a gap, no two events of a log claim the same predecessor, and every log
-// verifies. Runs on SQLite and, with TEST_BACKEND=postgres, on PostgreSQL. Prints the append rate.
+// same organisation's log and to another's, in transactions of its own, and signs checkpoints of
+// both logs now and then, as clients of the gateway keep asking for checkpoints too. Afterwards every
+// log is numbered without a gap, no two events of a log claim the same predecessor, every log
+// verifies, and each checkpoint is consistent with the one before it (a consistency proof between
+// them verifies). Runs on SQLite and, with TEST_BACKEND=postgres, on PostgreSQL. Prints the append rate.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { verifyConsistency } from '../src/audit/merkle.ts';
+import { verifyCheckpoint } from '../src/audit/note.ts';
+import { consistencyProofAt } from '../src/audit/proofs.ts';
 import { verifyEveryLog } from './support/database.ts';
 import { ORG, OTHER_ORG, startTestGateway, type TestGateway } from './support/harness.ts';
 
@@ -19,11 +24,15 @@ const CONCURRENCY = 16;
 // each, with a pause between, until told to stop; then reports how many it wrote.
 const APPENDER = `
 import { appendEvent } from ${JSON.stringify(`${ROOT}/src/audit/append.ts`)};
+import { currentCheckpoint } from ${JSON.stringify(`${ROOT}/src/audit/checkpoint.ts`)};
+import { loadSigningKey } from ${JSON.stringify(`${ROOT}/src/audit/signing-key.ts`)};
 import { openDatabase } from ${JSON.stringify(`${ROOT}/src/db/open.ts`)};
 import { loadConfig } from ${JSON.stringify(`${ROOT}/src/config.ts`)};
 import { systemRuntime } from ${JSON.stringify(`${ROOT}/src/runtime.ts`)};
 import { createInterface } from 'node:readline';
-const db = await openDatabase(loadConfig(process.env).database);
+const config = loadConfig(process.env);
+const db = await openDatabase(config.database);
+const { signing } = loadSigningKey(config.audit, false);
 let stop = false;
 const lines = createInterface({ input: process.stdin });
 const go = new Promise((resolve) => lines.on('line', (line) => { if (line === 'go') resolve(); if (line === 'stop') stop = true; }));
@@ -38,6 +47,9 @@ while (!stop) {
     upstreamHttpStatus: 503, details: { attempt: 2, reason: 'PROVIDER_UNAVAILABLE', process: 'appender' },
   }));
   written += 1;
+  if (written % 10 === 0) {
+    await Promise.all([${JSON.stringify(ORG)}, ${JSON.stringify(OTHER_ORG)}].map((log) => currentCheckpoint(db, signing, log, new Date())));
+  }
   await new Promise((resolve) => setTimeout(resolve, 2));
 }
 await db.close();
@@ -85,6 +97,17 @@ it("keeps each organisation's log one line with concurrent requests and a second
   const started = performance.now();
   let next = 0;
   const answers: string[] = [];
+  // Clients of both organisations asking for checkpoints all along: none may fail on a checkpoint
+  // another request or the other process signed at the same size.
+  let loading = true;
+  const checkpointAnswers: string[] = [];
+  const pollers = [t.keys.viewer, t.keys.member, t.keys.otherMember, t.keys.admin].map(async (key) => {
+    while (loading) {
+      const answer = await t.gql(key, '{ auditCheckpoint { treeSize } }');
+      checkpointAnswers.push(answer.status === 200 && typeof answer.body.data?.auditCheckpoint?.treeSize === 'number' ? 'ok' : JSON.stringify(answer.body));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  });
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < ids.length) {
@@ -94,6 +117,8 @@ it("keeps each organisation's log one line with concurrent requests and a second
       }
     }),
   );
+  loading = false;
+  await Promise.all(pollers);
   const elapsedMs = performance.now() - started;
   child.stdin.write('stop\n');
   const written = Number((await waitFor('written ')).split(' ')[1]);
@@ -131,10 +156,31 @@ it("keeps each organisation's log one line with concurrent requests and a second
   }
   expect(await verifyEveryLog(t.gateway.db)).toEqual({ valid: true, eventsChecked: await count(), problems: [] });
 
+  // Checkpoints: both writers signed many, none failed, and every one verifies and extends the one before.
+  expect(checkpointAnswers.length).toBeGreaterThan(0);
+  expect(checkpointAnswers.filter((answer) => answer !== 'ok')).toEqual([]);
+  for (const logId of [ORG, OTHER_ORG]) {
+    const checkpoints = await t.sql<{ size: number; root: string; note: string }>(
+      'SELECT tree_size AS size, root_hash AS root, signed_note AS note FROM audit_checkpoints WHERE log_id = ? ORDER BY tree_size',
+      [logId],
+    );
+    expect(checkpoints.length).toBeGreaterThan(2);
+    for (const checkpoint of checkpoints) {
+      const verified = verifyCheckpoint(checkpoint.note, t.gateway.signing.key.verifierKey);
+      expect(verified.ok && verified.checkpoint.size).toBe(Number(checkpoint.size));
+    }
+    for (let i = 1; i < checkpoints.length; i += 1) {
+      const [older, newer] = [checkpoints[i - 1]!, checkpoints[i]!];
+      const proof = await t.gateway.db.read(consistencyProofAt(logId, Number(older.size), Number(newer.size)));
+      const consistent = verifyConsistency(Number(older.size), Number(newer.size), proof, Buffer.from(older.root, 'hex'), Buffer.from(newer.root, 'hex'));
+      expect(consistent, `${logId}: ${older.size} → ${newer.size}`).toBe(true);
+    }
+  }
+
   const perSecond = Math.round((2 * REQUESTS) / (elapsedMs / 1000));
   console.log(
     `${REQUESTS} deletes at concurrency ${CONCURRENCY} in ${Math.round(elapsedMs)} ms: ${2 * REQUESTS} request-path audit events (${perSecond}/s), ` +
-      `plus ${written} from the second process`,
+      `plus ${written} from the second process; ${checkpointAnswers.length} auditCheckpoint answers meanwhile`,
   );
 });
 

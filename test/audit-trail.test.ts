@@ -333,7 +333,7 @@ describe('auditTrailVerification', () => {
       expect(answer.body.errors![0]!.extensions).toMatchObject({ code: 'INSUFFICIENT_PERMISSIONS' });
     }
     const type = await t.gql(t.keys.admin, `{ __type(name: "AuditTrailVerification") { fields { name } } }`);
-    expect(type.body.data!.__type.fields.map((f: { name: string }) => f.name).sort()).toEqual(['eventsChecked', 'firstInvalidEventId', 'valid']);
+    expect(type.body.data!.__type.fields.map((f: { name: string }) => f.name).sort()).toEqual(['checkpointsChecked', 'eventsChecked', 'firstInvalidEventId', 'valid']);
   });
 
   it("names the first event of the organisation's log that does not verify once the database was tampered with", async () => {

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       graphiql: true,
       introspection: true,
       corsOrigins: [],
+      audit: { signingKeyFile: './data/audit-signing-key.pem', keyName: 'speech-deletion-gateway', logOrigin: 'speech-deletion-gateway' },
     });
     expect(resolvesToSandbox(config)).toBe(true);
     expect(missingCredentials(config)).toEqual(['AITRONOS_API_KEY', 'SCRIPTIX_API_KEY', 'DAILY_API_KEY', 'REVAI_ACCESS_TOKEN']);
@@ -87,10 +88,26 @@ describe('loadConfig', () => {
     ['INTROSPECTION', { INTROSPECTION: '2' }],
     ['HOST', { HOST: 'bad host' }],
     ['DAILY_CUSTOM_BUCKETS', { DAILY_CUSTOM_BUCKETS: 'Not_A_Bucket' }],
+    ['AUDIT_KEY_NAME', { AUDIT_KEY_NAME: 'two words' }],
+    ['AUDIT_KEY_NAME', { AUDIT_KEY_NAME: 'name+with+plus' }],
+    ['AUDIT_KEY_NAME', { AUDIT_LOG_ORIGIN: 'gateway of acme' }],
+    ['AUDIT_LOG_ORIGIN', { AUDIT_LOG_ORIGIN: 'two\nlines' }],
+    ['AUDIT_LOG_ORIGIN', { AUDIT_LOG_ORIGIN: 'tab\there', AUDIT_KEY_NAME: 'k' }],
+    ['AUDIT_LOG_ORIGIN', { AUDIT_LOG_ORIGIN: 'example.com/logs/' }],
   ])('refuses a bad %s with a ConfigError naming it (%j)', (variable, env) => {
     const error = configError(env);
     expect(error.variable).toBe(variable);
     expect(error.message.startsWith(`${variable}: `)).toBe(true);
+  });
+
+  it('names the audit key after the log origin unless AUDIT_KEY_NAME is set', () => {
+    expect(loadConfig({ AUDIT_LOG_ORIGIN: 'example.com/deletions', AUDIT_SIGNING_KEY_FILE: '/etc/sdg/key.pem' }).audit).toEqual({
+      signingKeyFile: '/etc/sdg/key.pem',
+      keyName: 'example.com/deletions',
+      logOrigin: 'example.com/deletions',
+    });
+    // An origin that is no key name is fine once the key has a name of its own.
+    expect(loadConfig({ AUDIT_LOG_ORIGIN: 'gateway of acme', AUDIT_KEY_NAME: 'acme-2026' }).audit).toMatchObject({ keyName: 'acme-2026', logOrigin: 'gateway of acme' });
   });
 
   it('selects PostgreSQL with DATABASE_URL, refuses it together with DATABASE_PATH naming both, and never echoes its password', () => {

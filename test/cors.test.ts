@@ -96,7 +96,7 @@ describe('in the sandbox', () => {
   let dir: string;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gateway-cors-'));
-    const config = loadConfig({ NODE_ENV: 'development', SANDBOX: '1', PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'gateway.db'), LOG_LEVEL: 'silent' });
+    const config = loadConfig({ NODE_ENV: 'development', SANDBOX: '1', PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'gateway.db'), AUDIT_SIGNING_KEY_FILE: join(dir, 'audit-signing-key.pem'), LOG_LEVEL: 'silent' });
     gateway = await startGateway(config, { worker: false, print: () => {}, logger: createLogger('silent') });
   });
   afterAll(async () => {

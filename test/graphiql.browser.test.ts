@@ -22,7 +22,7 @@ let browser: Browser;
 beforeAll(async () => {
   if (!hasChromium) return;
   dir = mkdtempSync(join(tmpdir(), 'gateway-graphiql-'));
-  gateway = await startGateway(loadConfig({ SANDBOX: '1', PORT: '0', DATABASE_PATH: join(dir, 'gateway.db'), LOG_LEVEL: 'silent' }), {
+  gateway = await startGateway(loadConfig({ SANDBOX: '1', PORT: '0', DATABASE_PATH: join(dir, 'gateway.db'), AUDIT_SIGNING_KEY_FILE: join(dir, 'audit-signing-key.pem'), LOG_LEVEL: 'silent' }), {
     print: () => {},
   });
   browser = await chromium.launch({

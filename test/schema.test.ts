@@ -26,9 +26,13 @@ const FIELDS: Record<string, string> = {
     'kind: ResourceKind!  resourceId: ID!  provider: Provider!  status: UpstreamStatus!  attempts: Int!  lastHttpStatus: Int  lastError: String  reason: String  nextAttemptAt: DateTime  completedAt: DateTime',
   Viewer: 'principalId: ID!  organizationId: ID!  userId: ID!  role: Role!',
   Resource:
-    'kind: ResourceKind!  id: ID!  provider: Provider!  organizationId: ID!  ownerId: ID!  deletedAt: DateTime  upstream: UpstreamDeletion  deletionReceipt: [AuditEvent!]!',
+    'kind: ResourceKind!  id: ID!  provider: Provider!  organizationId: ID!  ownerId: ID!  deletedAt: DateTime  upstream: UpstreamDeletion  deletionReceipt: [AuditEvent!]!  deletionProof: JSON',
   AuditEvent:
-    'id: ID!  at: DateTime!  actor: String!  organizationId: ID  action: String!  resourceKind: ResourceKind  resourceId: ID  provider: Provider  outcome: AuditOutcome!  requestId: String  upstreamHttpStatus: Int  details: JSON  previousHash: String  hash: String!',
+    'id: ID!  at: DateTime!  actor: String!  organizationId: ID  action: String!  resourceKind: ResourceKind  resourceId: ID  provider: Provider  outcome: AuditOutcome!  requestId: String  upstreamHttpStatus: Int  details: JSON  previousHash: String  hash: String!  logIndex: Int!',
+  // Second wave, "Proof a deletion happened".
+  AuditCheckpoint: 'origin treeSize rootHash signedNote signedAt',
+  AuditInclusionProof: 'eventId logIndex treeSize hashes: [String!]!  checkpoint: AuditCheckpoint!',
+  AuditConsistencyProof: 'fromSize toSize hashes: [String!]!',
   BatchJob: 'id: ID!  preset: String  status: String!  input: JSON  output: JSON  error: String',
   StoredObject: 'bucket: String!  key: String!  region: String  format: String',
   Deletion:
@@ -56,7 +60,10 @@ const FIELDS: Record<string, string> = {
     resource(kind: ResourceKind!, id: ID!): Resource
     auditEvents(first: Int, after: String, resourceId: ID, outcome: AuditOutcome): AuditEventConnection!
     upstreamDeletions(status: UpstreamStatus, provider: Provider, first: Int, after: String): UpstreamDeletionConnection!
-    auditTrailVerification: AuditTrailVerification!`,
+    auditTrailVerification: AuditTrailVerification!
+    auditCheckpoint: AuditCheckpoint!
+    auditInclusionProof(eventId: ID!, treeSize: Int): AuditInclusionProof
+    auditConsistencyProof(fromSize: Int!, toSize: Int): AuditConsistencyProof!`,
 };
 
 const IMPLEMENTS: Record<string, string> = {

@@ -151,9 +151,12 @@ describe("organisation B's admin sees none of A's operations", () => {
   it.skipIf(lacks('auditTrailVerification'))('auditTrailVerification reveals counts only', async () => {
     const type = await t.gql(t.keys.otherAdmin, '{ __type(name: "AuditTrailVerification") { fields { name } } }');
     const fields = (type.body.data as any).__type.fields.map((f: { name: string }) => f.name).sort();
-    expect(fields).toEqual(['eventsChecked', 'firstInvalidEventId', 'valid']);
-    const answer = await t.gql(t.keys.otherAdmin, '{ auditTrailVerification { valid eventsChecked firstInvalidEventId } }');
-    expect(answer.body.data!.auditTrailVerification).toMatchObject({ valid: true, firstInvalidEventId: null });
+    expect(fields).toEqual(['checkpointsChecked', 'eventsChecked', 'firstInvalidEventId', 'valid']);
+    // A's checkpoints are A's: B's verification counts only its own.
+    expect((await t.gql(t.keys.viewer, '{ auditCheckpoint { treeSize } }')).body.data!.auditCheckpoint.treeSize).toBeGreaterThan(0);
+    const answer = await t.gql(t.keys.otherAdmin, '{ auditTrailVerification { valid eventsChecked firstInvalidEventId checkpointsChecked } }');
+    const own = await t.sql('SELECT tree_size FROM audit_checkpoints WHERE log_id = ?', [OTHER_ORG]);
+    expect(answer.body.data!.auditTrailVerification).toMatchObject({ valid: true, firstInvalidEventId: null, checkpointsChecked: own.length });
   });
 });
 

@@ -195,6 +195,17 @@ function parseNote(note: string): { body: string; signatures: SignatureLine[] } 
   return { body, signatures };
 }
 
+/**
+ * The signed text of a note and the keys (`name+keyid`) of its signature lines, without checking any
+ * signature: for comparing a stored note with what it claims. Never throws.
+ */
+export function openNote(noteText: unknown): { ok: true; body: string; signedBy: string[] } | { ok: false; problem: string } {
+  if (typeof noteText !== 'string') return { ok: false, problem: 'a signed note is text' };
+  const note = parseNote(noteText);
+  if (typeof note === 'string') return { ok: false, problem: note };
+  return { ok: true, body: note.body, signedBy: note.signatures.map((s) => `${s.keyName}+${s.keyId}`) };
+}
+
 function ed25519PublicKey(raw: Buffer): crypto.KeyObject {
   return crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
 }

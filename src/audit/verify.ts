@@ -1,10 +1,14 @@
 // Verifying audit logs: walk a log in index order, recompute every hash and link, rebuild its Merkle
-// frontier, and compare the end with the log's head (size, last hash, frontier). Names the first
-// event that does not verify. Rows are read in keyset chunks, so a million events never sit in
-// memory, and the server answers other requests between chunks.
+// frontier, compare every stored checkpoint with the tree recomputed at its size, and compare the
+// end with the log's head (size, last hash, frontier). Names the first event that does not verify.
+// Rows are read in keyset chunks, so a million events never sit in memory, and the server answers
+// other requests between chunks.
 import type { Database } from '../db/database.ts';
 import { all, get, type Work } from '../db/sql.ts';
 import { canonicalJson, chainHash } from './chain.ts';
+import { checkpointsBetween, latestCheckpoint, type StoredCheckpoint } from './checkpoint.ts';
+import { EMPTY_ROOT } from './merkle.ts';
+import { openNote, parseCheckpoint, parseVerifierKey, verifyNote, type VerifierKey } from './note.ts';
 import { AUDIT_COLUMNS, decodeAuditEvent, type AuditEventRow } from './event.ts';
 import { decodeFrontier, extendFrontier, leafHashOf, logIdOf, rootOfFrontier, type StoredNode } from './log.ts';
 
@@ -13,8 +17,20 @@ export interface Verification {
   eventsChecked: number;
   /** The first event that does not verify; null when valid, or when the newest events were removed. */
   firstInvalidEventId: string | null;
-  /** Why it fails: its content, its link to the event before it, a gap, or a missing tail. */
+  /** Why it fails: its content, its link to the event before it, a gap, a missing tail, a checkpoint it no longer matches. */
   problem: string | null;
+  /** Stored signed checkpoints compared with the recomputed tree (those up to the size walked). */
+  checkpointsChecked: number;
+}
+
+export interface VerifyOptions {
+  /** Runs between chunks (the server yields to other requests there). */
+  pause?: () => Promise<void>;
+  /**
+   * The verifier key of the configured signing key: the latest checkpoint's signature is checked
+   * with it when that checkpoint names it (one signed before a key rotation names another).
+   */
+  verifierKey?: string | null;
 }
 
 export const CHANGED = "hash does not match the event's content (the event was changed)";
@@ -81,20 +97,59 @@ function* headOf(logId: string): Work<Head | undefined> {
   return yield* get<Head>('SELECT size, head_hash AS "headHash", frontier FROM audit_logs WHERE log_id = ?', [logId]);
 }
 
-const fail = (eventsChecked: number, firstInvalidEventId: string | null, problem: string): Verification => ({
-  valid: false,
-  eventsChecked,
-  firstInvalidEventId,
-  problem,
-});
+/**
+ * What is wrong with a stored checkpoint, given the root the log's events give at its size: its note
+ * must say what its row says (this log, this size, this root), and that root must be the events'.
+ */
+function checkpointProblem(checkpoint: StoredCheckpoint, logId: string, recomputedRoot: Buffer, key: VerifierKey | null): string | null {
+  const what = `the checkpoint of size ${checkpoint.treeSize} signed at ${checkpoint.signedAt}`;
+  const note = openNote(checkpoint.signedNote);
+  const body = note.ok ? parseCheckpoint(note.body) : note;
+  if (!body.ok) return `${what} is not a checkpoint note (${body.problem})`;
+  const claimed = body.checkpoint;
+  if (!claimed.origin.endsWith(`/${logId}`) || claimed.size !== checkpoint.treeSize || !claimed.rootHash.equals(checkpoint.rootHash)) {
+    return `${what} does not say what its row says (origin ${claimed.origin}, size ${claimed.size})`;
+  }
+  if (!recomputedRoot.equals(checkpoint.rootHash)) {
+    return `the log no longer matches ${what}: the root of its first ${checkpoint.treeSize} events differs from the signed one (events before it were changed, removed or inserted, and the hashes recomputed)`;
+  }
+  if (key && note.ok && note.signedBy.includes(`${key.keyName}+${key.keyId}`)) {
+    const verified = verifyNote(checkpoint.signedNote, key);
+    if (!verified.ok) return `${what}: ${verified.problem}`;
+  }
+  return null;
+}
 
 /**
  * Verifies one log as it stood when the walk began (up to its head's size then), so a walk under
- * load ends. `pause` runs between chunks (the server yields to other requests there).
+ * load ends. Every stored checkpoint up to that size is compared with the tree the events give.
  */
-export async function verifyLog(db: Database, logId: string, pause: () => Promise<void> = async () => undefined): Promise<Verification> {
+export async function verifyLog(db: Database, logId: string, options: VerifyOptions = {}): Promise<Verification> {
+  const pause = options.pause ?? (async () => undefined);
+  let key: VerifierKey | null = null;
+  if (options.verifierKey) {
+    const parsed = parseVerifierKey(options.verifierKey);
+    if (!parsed.ok) throw new Error(`cannot verify checkpoints: ${parsed.problem}`);
+    key = parsed.key;
+  }
   const head = await db.read(headOf(logId));
   const size = Number(head?.size ?? 0);
+  // Only the newest checkpoint's signature is checked: someone able to forge an older one could as
+  // well delete it, which nothing inside the database can show (receipts given out can).
+  const latest = (await db.read(latestCheckpoint(logId, size)))?.treeSize ?? -1;
+  let checkpointsChecked = 0;
+  const fail = (eventsChecked: number, firstInvalidEventId: string | null, problem: string): Verification => ({
+    valid: false,
+    eventsChecked,
+    firstInvalidEventId,
+    problem,
+    checkpointsChecked,
+  });
+  for (const empty of await db.read(checkpointsBetween(logId, 0, 0))) {
+    const problem = checkpointProblem(empty, logId, EMPTY_ROOT, latest === 0 ? key : null);
+    if (problem) return fail(0, null, problem);
+    checkpointsChecked += 1;
+  }
   let previous: string | null = null;
   let frontier: Buffer[] = [];
   let checked = 0;
@@ -103,6 +158,8 @@ export async function verifyLog(db: Database, logId: string, pause: () => Promis
     if (rows.length === 0) break;
     const first = checked;
     const completed: StoredNode[] = [];
+    const due = await db.read(checkpointsBetween(logId, first + 1, Math.min(size, first + rows.length)));
+    let next = 0;
     for (const row of rows) {
       if (checked >= size) break;
       const index = Number(row.logIndex);
@@ -115,6 +172,11 @@ export async function verifyLog(db: Database, logId: string, pause: () => Promis
       frontier = extended.frontier;
       completed.push(...extended.completed);
       previous = row.hash;
+      for (; next < due.length && due[next]!.treeSize === checked; next += 1) {
+        const problem = checkpointProblem(due[next]!, logId, rootOfFrontier(frontier), checked === latest ? key : null);
+        if (problem) return fail(checked, null, problem);
+        checkpointsChecked += 1;
+      }
     }
     const mismatch = await db.read(storedNodesDiffer(logId, first, checked, completed));
     if (mismatch) return fail(checked, null, `the Merkle tree stored with the log does not match its events (${mismatch})`);
@@ -135,7 +197,18 @@ export async function verifyLog(db: Database, logId: string, pause: () => Promis
     get<{ id: string }>('SELECT id FROM audit_events WHERE log_id = ? AND log_index >= ? ORDER BY log_index LIMIT 1', [logId, Number(now?.size ?? 0)]),
   );
   if (beyond) return fail(checked, beyond.id, "an event lies past the log's head (it was added by hand)");
-  return { valid: true, eventsChecked: checked, firstInvalidEventId: null, problem: null };
+  // Checkpoints are signed from the head after its events committed: one larger than the head now
+  // vouches for events that are gone.
+  const overreaching = await db.read(
+    get<{ treeSize: number }>('SELECT tree_size AS "treeSize" FROM audit_checkpoints WHERE log_id = ? AND tree_size > ? ORDER BY tree_size LIMIT 1', [
+      logId,
+      Number(now?.size ?? 0),
+    ]),
+  );
+  if (overreaching) {
+    return fail(checked, null, `a checkpoint of size ${Number(overreaching.treeSize)} was signed, but the log holds ${Number(now?.size ?? 0)} events: events were removed from its end`);
+  }
+  return { valid: true, eventsChecked: checked, firstInvalidEventId: null, problem: null, checkpointsChecked };
 }
 
 /**
@@ -172,11 +245,16 @@ function* logIds(): Work<string[]> {
 }
 
 /** Verifies every log (the CLI): one result per log, by log id. */
-export async function verifyAllLogs(db: Database): Promise<Map<string, Verification>> {
+export async function verifyAllLogs(db: Database, verifierKey: string | null = null): Promise<Map<string, Verification>> {
   const results = new Map<string, Verification>();
   for (const logId of await db.read(logIds())) {
     const present = await db.read(headOf(logId));
-    results.set(logId, present ? await verifyLog(db, logId) : fail(0, null, 'events exist for this log but its head was removed'));
+    results.set(
+      logId,
+      present
+        ? await verifyLog(db, logId, { verifierKey })
+        : { valid: false, eventsChecked: 0, firstInvalidEventId: null, problem: 'events exist for this log but its head was removed', checkpointsChecked: 0 },
+    );
   }
   return results;
 }
@@ -187,13 +265,13 @@ const inProgress = new WeakMap<Database, Map<string, Promise<Verification>>>();
  * Verifies an organisation's log, yielding to the event loop between chunks (the server). Callers
  * that ask while a walk of that log is under way share it: a burst of requests costs one walk.
  */
-export function verifyLogInBackground(db: Database, organizationId: string | null): Promise<Verification> {
+export function verifyLogInBackground(db: Database, organizationId: string | null, verifierKey: string | null = null): Promise<Verification> {
   const logId = logIdOf(organizationId);
   let walks = inProgress.get(db);
   if (!walks) inProgress.set(db, (walks = new Map()));
   const running = walks.get(logId);
   if (running) return running;
-  const walk = verifyLog(db, logId, () => new Promise<void>((resolve) => setImmediate(resolve))).finally(() => walks.delete(logId));
+  const walk = verifyLog(db, logId, { pause: () => new Promise<void>((resolve) => setImmediate(resolve)), verifierKey }).finally(() => walks.delete(logId));
   walks.set(logId, walk);
   return walk;
 }

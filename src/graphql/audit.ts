@@ -1,5 +1,6 @@
 // The audit trail as the API shows it: AuditEvent, the `auditEvents` connection (every role, its own
-// organisation only) and `auditTrailVerification` (admins; counts only).
+// organisation only) and `auditTrailVerification` (admins; counts only). Checkpoints, proofs and
+// receipts are in proofs.ts.
 import type { AuditEventRow } from '../audit/event.ts';
 import { listAuditEvents } from '../audit/list.ts';
 import { verifyLogInBackground, type Verification } from '../audit/verify.ts';
@@ -87,15 +88,21 @@ builder.queryField('auditEvents', (t) =>
 );
 
 const AuditTrailVerification = builder.objectRef<Verification>('AuditTrailVerification').implement({
-  description: "Your organisation's log recomputed (chain and Merkle tree): counts of your own events and an event id only, nothing about any other organisation.",
+  description:
+    "Your organisation's log recomputed (chain, Merkle tree and signed checkpoints): counts of your own events and checkpoints and an event id only, nothing about any other organisation.",
   fields: (t) => ({
     valid: t.exposeBoolean('valid', {
-      description: 'Every event matches its hash and links to the one before it, none is missing, and the stored Merkle tree matches the events.',
+      description:
+        'Every event matches its hash and links to the one before it, none is missing, the stored Merkle tree matches the events, and every signed checkpoint matches the tree at its size.',
     }),
     eventsChecked: t.exposeInt('eventsChecked', { description: 'Events recomputed, up to and including the first that does not verify.' }),
     firstInvalidEventId: t.exposeID('firstInvalidEventId', {
       nullable: true,
-      description: 'The first event that does not verify; null when valid, or when only the newest events are missing.',
+      description:
+        'The first event that does not verify; null when valid, when only the newest events are missing, or when the events no longer match a checkpoint signed earlier (the log was rewritten).',
+    }),
+    checkpointsChecked: t.exposeInt('checkpointsChecked', {
+      description: "Signed checkpoints of your log whose root was compared with the tree recomputed at their size (the newest one's signature checked too).",
     }),
   }),
 });
@@ -103,11 +110,12 @@ const AuditTrailVerification = builder.objectRef<Verification>('AuditTrailVerifi
 builder.queryField('auditTrailVerification', (t) =>
   t.field({
     type: AuditTrailVerification,
-    description: "Admin: recompute your organisation's audit log (hash chain and Merkle tree), as `gateway audit verify` does for every log.",
+    description:
+      "Admin: recompute your organisation's audit log (hash chain, Merkle tree, signed checkpoints), as `gateway audit verify` does for every log.",
     resolve: (_root, _args, ctx) => {
       const principal = principalOf(ctx);
       if (principal.role !== 'admin') throw adminOnly('auditTrailVerification');
-      return verifyLogInBackground(ctx.db, principal.organizationId);
+      return verifyLogInBackground(ctx.db, principal.organizationId, ctx.signing.key.verifierKey);
     },
   }),
 );

@@ -2,6 +2,7 @@
 import SchemaBuilder from '@pothos/core';
 import { Kind } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
+import type { AuditSigning } from '../audit/signing-key.ts';
 import type { DeletionContext } from '../deletion/pipeline.ts';
 import type { Principal } from '../domain.ts';
 import { authenticationRequired } from '../errors.ts';
@@ -11,6 +12,8 @@ export interface GraphQLContext extends Omit<DeletionContext, 'principal'> {
   principal: Principal | null;
   /** performance.now() when the request arrived, for `metadata.processingTimeMs`. */
   startedAt: number;
+  /** Signs checkpoints of the audit logs (auditCheckpoint, proofs, receipts). */
+  signing: AuditSigning;
 }
 
 export const builder = new SchemaBuilder<{

@@ -9,6 +9,8 @@ import { UpstreamDeletion } from './deletion.ts';
 import { ProviderEnum, ResourceKindEnum, RoleEnum } from './enums.ts';
 import { ERROR_TYPES } from './errors.ts';
 import type { Principal } from '../domain.ts';
+import type { AuditEventRow } from '../audit/event.ts';
+import type { Loaders } from '../catalog/loaders.ts';
 
 // Declared before it is implemented: AuditEvent (audit.ts) points back at Resource, and a type that
 // depends on its own initializer through that cycle would widen to any.
@@ -37,22 +39,26 @@ Resource.implement({
       type: [AuditEvent],
       description:
         'The audit events, with their hashes, that prove its deletion: the request, the local deletion and the provider outcomes, oldest first (for a document or comment deleted with its session or document, that parent\'s events too). Attach it to an erasure request; `gateway audit verify` proves the chain they sit in.',
-      // Another organisation's attempt on the same id is an event of its trail, never of this receipt.
-      resolve: async (r, _args, ctx) => {
-        const own = ctx.loaders.receipt.load({ kind: r.kind, id: r.id, organizationId: r.organizationId });
-        // A document or comment deleted with its session is proven by the session's events (its
-        // DELETED with the cascade counts, the provider's confirmation): they belong in its receipt.
-        const carrier = await effectiveUpstream(ctx.loaders, r);
-        if (!carrier || (carrier.kind === r.kind && carrier.resourceId === r.id)) return own;
-        const [mine, carried] = await Promise.all([
-          own,
-          ctx.loaders.receipt.load({ kind: carrier.kind as ResourceKind, id: carrier.resourceId, organizationId: r.organizationId }),
-        ]);
-        return [...carried, ...mine].sort((a, b) => a.seq - b.seq);
-      },
+      resolve: async (r, _args, ctx) => (await deletionEvidence(ctx.loaders, r)).events,
     }),
   }),
 });
+
+/**
+ * The events that prove a resource's deletion, oldest first, and the resource whose deletion took it
+ * when that is another (a document or comment deleted with its session or document), else null.
+ * Another organisation's attempt on the same id is an event of its trail, never of this one.
+ */
+export async function deletionEvidence(loaders: Loaders, r: CatalogResource): Promise<{ events: AuditEventRow[]; deletedWith: { kind: ResourceKind; id: string } | null }> {
+  const own = loaders.receipt.load({ kind: r.kind, id: r.id, organizationId: r.organizationId });
+  // A document or comment deleted with its session is proven by the session's events (its DELETED
+  // with the cascade counts, the provider's confirmation): they belong in its receipt.
+  const carrier = await effectiveUpstream(loaders, r);
+  if (!carrier || (carrier.kind === r.kind && carrier.resourceId === r.id)) return { events: await own, deletedWith: null };
+  const deletedWith = { kind: carrier.kind as ResourceKind, id: carrier.resourceId };
+  const [mine, carried] = await Promise.all([own, loaders.receipt.load({ ...deletedWith, organizationId: r.organizationId })]);
+  return { events: [...carried, ...mine].sort((a, b) => a.seq - b.seq), deletedWith };
+}
 
 builder.queryField('resource', (t) =>
   t.field({

@@ -26,7 +26,7 @@ export interface ChildGateway {
 
 /**
  * The environment of a gateway pointed at the in-process simulators, with nothing from the test
- * runner; `database` is a TestDatabase's env (DATABASE_PATH or DATABASE_URL).
+ * runner; `database` is a TestDatabase's env (DATABASE_PATH or DATABASE_URL, AUDIT_SIGNING_KEY_FILE).
  */
 export function childEnv(database: Record<string, string>, simulators: Simulators, extra: Record<string, string> = {}): Record<string, string> {
   const base: Record<string, string> = {};

@@ -1,7 +1,9 @@
 // Runs the real `gateway` CLI (src/main.ts) as a child process, the way an operator or `npm start` does.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -34,7 +36,19 @@ function childEnv(env: Record<string, string>): Record<string, string> {
     const value = process.env[name];
     if (value !== undefined) base[name] = value;
   }
-  return { ...base, ...env };
+  // A command that signs checkpoints creates its key where AUDIT_SIGNING_KEY_FILE says, by default
+  // ./data of the repository: never let a test that did not name one write there.
+  return { ...base, AUDIT_SIGNING_KEY_FILE: spareKeyFile(), ...env };
+}
+
+let spareDir: string | null = null;
+function spareKeyFile(): string {
+  if (!spareDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'gateway-cli-key-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    spareDir = dir;
+  }
+  return join(spareDir, 'audit-signing-key.pem');
 }
 
 export function startGatewayProcess(args: string[], env: Record<string, string>): GatewayProcess {

@@ -16,7 +16,11 @@ export const BACKEND: Backend = process.env.TEST_BACKEND === 'postgres' ? 'postg
 
 export interface TestDatabase {
   backend: Backend;
-  /** What a gateway process needs in its environment to use it (DATABASE_PATH or DATABASE_URL). */
+  /**
+   * What a gateway process needs in its environment to use it: DATABASE_PATH or DATABASE_URL, and
+   * AUDIT_SIGNING_KEY_FILE in a temp directory of its own (so no test writes a key into the
+   * repository, and every process on one database signs with the same key).
+   */
   env: Record<string, string>;
   target: DatabaseTarget;
   /** The SQLite file (null on PostgreSQL): for the tests that open the file itself. */
@@ -31,10 +35,11 @@ function serverUrl(): string {
 }
 
 export async function createTestDatabase(backend: Backend = BACKEND): Promise<TestDatabase> {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-test-'));
+  const keyFile = { AUDIT_SIGNING_KEY_FILE: join(dir, 'audit-signing-key.pem') };
   if (backend === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'gateway-test-'));
     const path = join(dir, 'gateway.db');
-    return { backend, env: { DATABASE_PATH: path }, target: { path }, path, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+    return { backend, env: { DATABASE_PATH: path, ...keyFile }, target: { path }, path, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
   }
   const admin = new URL(serverUrl());
   const name = `gw_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
@@ -50,10 +55,11 @@ export async function createTestDatabase(backend: Backend = BACKEND): Promise<Te
   url.pathname = `/${name}`;
   return {
     backend,
-    env: { DATABASE_URL: url.toString() },
+    env: { DATABASE_URL: url.toString(), ...keyFile },
     target: { url: url.toString(), poolSize: 10 },
     path: null,
     async dispose() {
+      rmSync(dir, { recursive: true, force: true });
       const drop = new pg.Client({ connectionString: admin.toString() });
       await drop.connect();
       try {
@@ -83,6 +89,9 @@ export async function verifyEveryLog(db: Database): Promise<{ valid: boolean; ev
   return { valid: problems.length === 0, eventsChecked: [...results.values()].reduce((n, r) => n + r.eventsChecked, 0), problems };
 }
 
+/** The append-only tables: events, stored Merkle nodes, signed checkpoints. */
+const AUDIT_TABLES = ['audit_events', 'audit_tree_nodes', 'audit_checkpoints'] as const;
+
 /**
  * Changes rows of the append-only audit tables as someone with write access to the database would:
  * the guarding triggers lifted around the statements (SQLite drops and re-creates them, PostgreSQL
@@ -91,15 +100,16 @@ export async function verifyEveryLog(db: Database): Promise<{ valid: boolean; ev
 export async function tamper(db: Database, statements: [sql: string, params?: unknown[]][]): Promise<void> {
   if (db.dialect === 'postgres') {
     await db.write(function* () {
-      yield* run('ALTER TABLE audit_events DISABLE TRIGGER USER');
-      yield* run('ALTER TABLE audit_tree_nodes DISABLE TRIGGER USER');
+      for (const table of AUDIT_TABLES) yield* run(`ALTER TABLE ${table} DISABLE TRIGGER USER`);
       for (const [sql, params] of statements) yield* run(sql, params ?? []);
-      yield* run('ALTER TABLE audit_events ENABLE TRIGGER USER');
-      yield* run('ALTER TABLE audit_tree_nodes ENABLE TRIGGER USER');
+      for (const table of AUDIT_TABLES) yield* run(`ALTER TABLE ${table} ENABLE TRIGGER USER`);
     });
     return;
   }
-  const triggers = await query<{ sql: string; name: string }>(db, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit_events', 'audit_tree_nodes')");
+  const triggers = await query<{ sql: string; name: string }>(
+    db,
+    `SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (${AUDIT_TABLES.map((table) => `'${table}'`).join(', ')})`,
+  );
   await db.write(function* () {
     for (const trigger of triggers) yield* run(`DROP TRIGGER ${trigger.name}`);
     for (const [sql, params] of statements) yield* run(sql, params ?? []);

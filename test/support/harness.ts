@@ -1,7 +1,10 @@
 // Starts what a test needs, all real: the provider simulators on 127.0.0.1, the gateway (yoga on
-// node:http) on a fresh SQLite file through the real migrations, and API keys for two organisations.
+// node:http) on a fresh database through the real migrations, and API keys for two organisations.
+// The audit signing key lives in the test database's temp directory (see TestDatabase.env).
 import { Writable } from 'node:stream';
 import { startGateway, type GatewayHandle, type GatewayOptions } from '../../src/app.ts';
+import { generateSigningKeyPem } from '../../src/audit/note.ts';
+import { writeNewKeyFile } from '../../src/audit/signing-key.ts';
 import { createKey } from '../../src/auth/keys.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { registerResources, type ResourceInputValue } from '../../src/catalog/register.ts';
@@ -85,6 +88,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     ...providerEnv(simulators),
     ...options.env,
   });
+  // Production requires the signing key to exist: provision it, as an operator would with keygen.
+  if (config.production) writeNewKeyFile(config.audit.signingKeyFile, generateSigningKeyPem());
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {

@@ -148,3 +148,19 @@ export const auditTreeNodes = sqliteTable(
   (t) => [primaryKey({ columns: [t.logId, t.level, t.nodeIndex] })],
 );
 
+
+/**
+ * Every checkpoint ever signed of each log: the C2SP signed note as given out, with its size and
+ * root (hex) for queries. Append-only, like the events it vouches for.
+ */
+export const auditCheckpoints = sqliteTable(
+  'audit_checkpoints',
+  {
+    logId: text('log_id').notNull(),
+    treeSize: integer('tree_size').notNull(),
+    rootHash: text('root_hash').notNull(),
+    signedNote: text('signed_note').notNull(),
+    signedAt: text('signed_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.logId, t.treeSize] })],
+);
