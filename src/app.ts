@@ -2,6 +2,7 @@
 // the simulators and demo data). `serve` and the tests start the gateway through here.
 import { ConfigError, missingCredentials, resolvesToSandbox, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/open.ts';
+import { ChangeFeed } from './live/feed.ts';
 import { releaseLeases } from './outbox/claim.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -33,6 +34,8 @@ export interface GatewayHandle {
   instanceId: string;
   client: ProviderClient;
   worker: Worker | null;
+  /** The change feed every subscription stream of this process follows. */
+  feed: ChangeFeed;
   sandbox: Omit<Sandbox, 'config' | 'stop'> | null;
   metrics: Metrics;
   close(): Promise<void>;
@@ -89,7 +92,8 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
     throw error;
   }
   const client = new ProviderClient(config, runtime.clock);
-  const metrics = createMetrics(db);
+  const feed = new ChangeFeed(db, logger);
+  const metrics = createMetrics(db, { liveStreams: () => feed.streams });
   const observer = observeAll([loggingObserver(logger), metrics.observer, ...(options.observer ? [options.observer] : [])]);
   // WORKER_IN_SERVE=0: the retries run in a separate `gateway worker` process.
   const worker = options.worker === false || !config.workerInServe ? null : new Worker(db, config, runtime, client, observer, logger, instanceId, options.worker ?? {});
@@ -108,6 +112,7 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
     instanceId,
     allowLocalhostOrigins: simulators !== null,
     metrics,
+    feed,
     ...(seeded
       ? {
           graphiql: {
@@ -131,6 +136,11 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
     (closing ??= (async () => {
       // Stop taking requests; let those in flight (and their provider calls) finish, within bounds.
       const drained = server.close();
+      // Open subscription streams would hold their connections until the forced close below: cut
+      // them now (clients subscribe again and get the current state first), refuse new ones.
+      const streams = gateway.endStreams();
+      await feed.close();
+      if (streams > 0) logger.info({ streams }, 'subscription streams closed');
       // Keep-alive clients would go on sending on their open connections until forced off mid-request:
       // answer from now on with `Connection: close`, and close connections as they fall idle.
       server.server.on('request', (_req, res) => {
@@ -153,5 +163,5 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
       logger.info('gateway stopped');
     })());
 
-  return { url: server.url, config, db, runtime, instanceId, client, worker, sandbox, metrics, close };
+  return { url: server.url, config, db, runtime, instanceId, client, worker, feed, sandbox, metrics, close };
 }

@@ -21,6 +21,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { Config } from './config.ts';
 import type { Principal } from './domain.ts';
 import type { Database } from './db/database.ts';
+import type { ChangeFeed } from './live/feed.ts';
 import { presentedKey, principalForKey } from './auth/keys.ts';
 import { createLoaders } from './catalog/loaders.ts';
 import { authenticationRequired, rateLimited } from './errors.ts';
@@ -47,6 +48,8 @@ export interface ServerDeps {
   allowLocalhostOrigins?: boolean;
   /** Served at /metrics and fed one observation per GraphQL request. */
   metrics?: Metrics;
+  /** The process's change feed, which subscriptions follow. */
+  feed: ChangeFeed;
 }
 
 /**
@@ -229,6 +232,17 @@ export function createGateway(deps: ServerDeps) {
         }
       }
     },
+    // Subscriptions are not executed but subscribed (onExecute never sees them): the same checks,
+    // and no mutation rate limit (open streams are bounded per key by the change feed).
+    onSubscribe({ args }) {
+      const scope = scopes.get((args.contextValue as YogaInitialContext).request);
+      if (!scope) return;
+      const operation = selectedOperation(args.document, args.operationName);
+      scope.operationType = operation?.operation ?? null;
+      scope.operationName ??= operation?.name?.value.slice(0, 100) ?? null;
+      if (scope.refusal) throw authenticationRequired(scope.refusal);
+      if (!scope.principal) throw authenticationRequired('no API key');
+    },
     onResultProcess({ request, result }) {
       const scope = scopes.get(request);
       if (!scope) return;
@@ -342,6 +356,8 @@ export function createGateway(deps: ServerDeps) {
         requestId: scope.requestId,
         traceId: scope.traceId,
         startedAt: scope.startedAt,
+        feed: deps.feed,
+        signal: request.signal,
       };
     },
   });
@@ -371,15 +387,34 @@ export function createGateway(deps: ServerDeps) {
     }
   }
 
+  // Event streams (subscriptions) stay open until they end; shutdown cuts them (see endStreams).
+  const streams = new Set<ServerResponse>();
+
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (health(req, res)) return;
     if (metrics && req.method === 'GET' && (req.url ?? '').split('?')[0] === '/metrics') {
       void serveMetrics(res, metrics);
       return;
     }
+    if (req.headers.accept?.includes('text/event-stream')) {
+      streams.add(res);
+      res.once('close', () => streams.delete(res));
+    }
     void yoga(req, res);
   };
-  return { yoga, handler };
+
+  /**
+   * Closes every open event stream's connection, without a `complete`: GraphQL over SSE clients
+   * (graphql-sse) take that as an interruption and subscribe again (elsewhere, or once this process
+   * is back), which sends the current state first. Their streams end as their clients' would.
+   */
+  function endStreams(): number {
+    const open = streams.size;
+    for (const res of streams) res.destroy();
+    streams.clear();
+    return open;
+  }
+  return { yoga, handler, endStreams };
 }
 
 export interface RunningServer {

@@ -5,12 +5,17 @@ import { createGraphQLError } from 'graphql-yoga';
 import type { DeletionContext } from '../deletion/pipeline.ts';
 import type { Principal } from '../domain.ts';
 import { authenticationRequired } from '../errors.ts';
+import type { ChangeFeed } from '../live/feed.ts';
 
 export interface GraphQLContext extends Omit<DeletionContext, 'principal'> {
   /** Null only for introspection (allowed without a key); every other operation is refused first. */
   principal: Principal | null;
   /** performance.now() when the request arrived, for `metadata.processingTimeMs`. */
   startedAt: number;
+  /** The process's change feed, which subscriptions follow. */
+  feed: ChangeFeed;
+  /** Aborted when the client goes away (ends its subscription stream). */
+  signal: AbortSignal;
 }
 
 export const builder = new SchemaBuilder<{
@@ -62,6 +67,7 @@ builder.scalarType('JSON', {
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 /** The caller; every operation but introspection has one (the auth plugin refuses the rest). */
 export function principalOf(ctx: GraphQLContext): Principal {

@@ -8,6 +8,7 @@ import './scriptix.ts';
 import './track.ts';
 import './batch-job.ts';
 import './operator.ts';
+import './live.ts';
 
 export const schema = builder.toSchema();
 
