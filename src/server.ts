@@ -100,6 +100,14 @@ mutation DeleteTranscription {
     ... on ValidationError { field }
   }
 }
+
+# Live status over Server-Sent Events: the current state first, then each change until DELETED or
+# FAILED. Run it in a second tab to watch a delete happen.
+subscription WatchDeletion {
+  upstreamDeletionChanged(kind: TRANSCRIPTION, id: "trans_replace_me") {
+    status attempts reason lastHttpStatus nextAttemptAt completedAt
+  }
+}
 `;
 
 interface RequestScope {

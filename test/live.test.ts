@@ -6,6 +6,8 @@ import { createKey } from '../src/auth/keys.ts';
 import { createLogger } from '../src/logging.ts';
 import { silentObserver } from '../src/observer.ts';
 import { randomId, systemClock, type Runtime } from '../src/runtime.ts';
+import { sandboxQuery } from '../src/sandbox.ts';
+import { EXAMPLE_QUERY } from '../src/server.ts';
 import { Worker } from '../src/worker/worker.ts';
 import { childEnv, killLeftovers, startChildWorker, until } from './support/child.ts';
 import { BACKEND } from './support/database.ts';
@@ -99,6 +101,22 @@ describe('upstreamDeletionChanged', () => {
     // Through the client: one result carrying the error, then complete.
     const results = await watch(t.keys.member, 'TRANSCRIPTION', theirs).ended;
     expect(results).toEqual([expect.objectContaining({ errors: [expect.objectContaining({ extensions: { code: 'NOT_FOUND' } })] })]);
+  });
+});
+
+describe("GraphiQL's ready subscriptions", () => {
+  it('run as shipped (within every abuse limit): the example page and the sandbox each watch a deletion to DELETED', async () => {
+    await t.register([{ kind: 'TRANSCRIPTION', id: 'trans_replace_me', provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'bob' }]);
+    const example = subscribe(t.url, t.keys.admin, EXAMPLE_QUERY, {}, 'WatchDeletion');
+    const id = await transcription();
+    const sandbox = subscribe(t.url, t.keys.admin, sandboxQuery({ aitronosTranscription: id }), {}, 'WatchDemoTranscription');
+    await until(() => t.gateway.feed.streams === 2, 5_000, 'both streams registered');
+    for (const transcriptionId of ['trans_replace_me', id]) await t.gql(t.keys.admin, DELETE_TRANSCRIPTION, { id: transcriptionId });
+    for (const stream of [example, sandbox]) {
+      const results = await stream.ended;
+      expect(results.every((r) => r.errors === undefined)).toBe(true);
+      expect(results.at(-1)!.data!.upstreamDeletionChanged).toMatchObject({ status: 'DELETED' });
+    }
   });
 });
 

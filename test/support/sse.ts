@@ -18,7 +18,7 @@ export interface Stream<T = Record<string, any>> {
   close(): void;
 }
 
-export function subscribe<T = Record<string, any>>(url: string, key: string | null, query: string, variables: Record<string, unknown> = {}): Stream<T> {
+export function subscribe<T = Record<string, any>>(url: string, key: string | null, query: string, variables: Record<string, unknown> = {}, operationName?: string): Stream<T> {
   const client = createClient({
     url: `${url}/graphql`,
     headers: key ? { authorization: `Bearer ${key}` } : {},
@@ -43,7 +43,7 @@ export function subscribe<T = Record<string, any>>(url: string, key: string | nu
     client.dispose();
   };
   const dispose = client.subscribe<T>(
-    { query, variables },
+    { query, variables, ...(operationName ? { operationName } : {}) },
     {
       next: (result) => {
         results.push(result as Result<T>);
