@@ -163,6 +163,25 @@ describe('streams follow changes wherever they are recorded', () => {
     }
   });
 
+  it.skipIf(BACKEND !== 'postgres')('reads every stream again after the LISTEN connection is lost, so a change it never heard of still arrives', async () => {
+    const id = await transcription();
+    const stream = watch(t.keys.member, 'TRANSCRIPTION', id);
+    t.simulators.aitronos.pushFault({ status: 503, times: 1, path: `/v1/audio/transcribe/${id}` });
+    await t.gql(t.keys.member, DELETE_TRANSCRIPTION, { id });
+    expect((await stream.nth(0)).data!.upstreamDeletionChanged.status).toBe('PENDING');
+    // A change with no event, hence no NOTIFY: only the re-read after a reconnect can find it.
+    await t.sqlRun("UPDATE upstream_deletions SET status = 'DELETED', completed_at = ?, lease_owner = NULL, lease_until = NULL WHERE kind = 'TRANSCRIPTION' AND resource_id = ?", [
+      new Date().toISOString(),
+      id,
+    ]);
+    const terminated = await t.sql<{ ok: boolean }>(
+      "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN sdg_audit_events'",
+    );
+    expect(terminated).toEqual([{ ok: true }]);
+    const results = await stream.ended;
+    expect(results.at(-1)!.data!.upstreamDeletionChanged.status).toBe('DELETED');
+  });
+
   it('measures the delay from a recorded outcome to its event over 100 deliveries', async () => {
     const ids = await Promise.all(Array.from({ length: 100 }, () => transcription()));
     const streams = ids.map((id) => watch(t.keys.member2, 'TRANSCRIPTION', id));
