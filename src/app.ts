@@ -3,6 +3,7 @@
 import { loadSigningKey, type AuditSigning } from './audit/signing-key.ts';
 import { ConfigError, missingCredentials, resolvesToSandbox, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/open.ts';
+import { ChangeFeed } from './live/feed.ts';
 import { releaseLeases } from './outbox/claim.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -39,6 +40,8 @@ export interface GatewayHandle {
   /** The provider circuits of this process: the worker and the request path share them. */
   circuits: Circuits;
   worker: Worker | null;
+  /** The change feed every subscription stream of this process follows. */
+  feed: ChangeFeed;
   sandbox: Omit<Sandbox, 'config' | 'stop'> | null;
   metrics: Metrics;
   /** What signs the audit logs' checkpoints (AUDIT_SIGNING_KEY_FILE); `key.verifierKey` is its public half. */
@@ -103,7 +106,8 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
     throw error;
   }
   const client = new ProviderClient(config, runtime.clock);
-  const metrics = createMetrics(db);
+  const feed = new ChangeFeed(db, logger);
+  const metrics = createMetrics(db, { liveStreams: () => feed.streams });
   const observer = observeAll([loggingObserver(logger), metrics.observer, ...(options.observer ? [options.observer] : [])]);
   // One circuit per provider for the whole process: what the worker sees failing, the request path
   // does not call either, and the other way round.
@@ -129,6 +133,7 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
     allowLocalhostOrigins: simulators !== null,
     metrics,
     signing,
+    feed,
     ...(seeded
       ? {
           graphiql: {
@@ -152,6 +157,11 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
     (closing ??= (async () => {
       // Stop taking requests; let those in flight (and their provider calls) finish, within bounds.
       const drained = server.close();
+      // Open subscription streams would hold their connections until the forced close below: cut
+      // them now (clients subscribe again and get the current state first), refuse new ones.
+      const streams = gateway.endStreams();
+      await feed.close();
+      if (streams > 0) logger.info({ streams }, 'subscription streams closed');
       // Keep-alive clients would go on sending on their open connections until forced off mid-request:
       // answer from now on with `Connection: close`, and close connections as they fall idle.
       server.server.on('request', (_req, res) => {
@@ -174,5 +184,5 @@ export async function startGateway(baseConfig: Config, options: GatewayOptions =
       logger.info('gateway stopped');
     })());
 
-  return { url: server.url, config, db, runtime, instanceId, client, circuits, worker, sandbox, metrics, signing, close };
+  return { url: server.url, config, db, runtime, instanceId, client, circuits, worker, feed, sandbox, metrics, signing, close };
 }

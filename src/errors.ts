@@ -95,8 +95,8 @@ export function adminOnly(what: string) {
   });
 }
 
-export function rateLimited(retryAfterSeconds: number) {
-  return createGraphQLError(`Too many requests for this key. Try again in ${retryAfterSeconds} s.`, {
+export function rateLimited(retryAfterSeconds: number, message = `Too many requests for this key. Try again in ${retryAfterSeconds} s.`) {
+  return createGraphQLError(message, {
     extensions: {
       code: 'RATE_LIMITED',
       retryAfter: retryAfterSeconds,
@@ -108,4 +108,22 @@ export function rateLimited(retryAfterSeconds: number) {
 /** A bad argument of a query that has no result union (pagination): code VALIDATION_ERROR, like ValidationError. */
 export function badUserInput(message: string, field?: string) {
   return createGraphQLError(message, { extensions: { code: 'VALIDATION_ERROR', ...(field ? { field } : {}) } });
+}
+
+// Subscriptions (src/graphql/live.ts). Refused before the stream starts: the HTTP status is the
+// error's (429, 503); on an accepted stream: a `next` carrying the error, then `complete`.
+
+/** A missing resource and another organisation's read the same: never reveal it exists elsewhere. */
+export function resourceNotFound() {
+  return createGraphQLError("We couldn't find the resource you're looking for.", { extensions: { code: 'NOT_FOUND' } });
+}
+
+export function tooManyStreams(max: number, retryAfterSeconds: number) {
+  return rateLimited(retryAfterSeconds, `At most ${max} subscriptions may be open at once per API key (per gateway process). Close one, or try again in ${retryAfterSeconds} s.`);
+}
+
+export function shuttingDown() {
+  return createGraphQLError('The gateway is shutting down. Try again in a moment.', {
+    extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503, headers: { 'retry-after': '1' } } },
+  });
 }

@@ -27,7 +27,13 @@ export interface Metrics {
 const BACKLOG_STATUSES = ['PENDING', 'FAILED'] as const;
 const CODE_LABEL = /^[A-Z][A-Z0-9_]{0,47}$/;
 
-export function createMetrics(db: Database, options: { defaultMetrics?: boolean } = {}): Metrics {
+export interface MetricsOptions {
+  defaultMetrics?: boolean;
+  /** Subscription streams open in this process now (the change feed's count). */
+  liveStreams?: () => number;
+}
+
+export function createMetrics(db: Database, options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
@@ -79,6 +85,17 @@ export function createMetrics(db: Database, options: { defaultMetrics?: boolean 
       for (const row of rows) this.set({ provider: row.provider, status: row.status }, Number(row.n));
     },
   });
+  const liveStreams = options.liveStreams;
+  if (liveStreams) {
+    new Gauge({
+      name: 'gateway_subscription_streams',
+      help: 'Subscription streams (GraphQL over SSE) open in this process.',
+      registers: [registry],
+      collect() {
+        this.set(liveStreams());
+      },
+    });
+  }
 
   return {
     registry,

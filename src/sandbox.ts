@@ -138,6 +138,15 @@ mutation DeleteDemoTranscription {
   }
 }
 
+# Live status: run WatchDemoTranscription in a second tab (+ above the editor), then
+# DeleteDemoTranscription here. It sends the current state first (nothing before a delete), then
+# each change, and ends after DELETED or FAILED.
+subscription WatchDemoTranscription {
+  upstreamDeletionChanged(kind: TRANSCRIPTION, id: "${ids.aitronosTranscription}") {
+    kind resourceId provider status attempts reason lastHttpStatus nextAttemptAt completedAt
+  }
+}
+
 mutation DeleteDemoRevAiJobInProgress {
   deleteTranscription(transcriptionId: "${ids.revaiTranscriptionInProgress}") {
     __typename

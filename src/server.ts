@@ -23,6 +23,7 @@ import type { AuditSigning } from './audit/signing-key.ts';
 import type { Config } from './config.ts';
 import type { Principal } from './domain.ts';
 import type { Database } from './db/database.ts';
+import type { ChangeFeed } from './live/feed.ts';
 import { presentedKey, principalForKey } from './auth/keys.ts';
 import { createLoaders } from './catalog/loaders.ts';
 import { authenticationRequired, rateLimited } from './errors.ts';
@@ -54,6 +55,8 @@ export interface ServerDeps {
   metrics?: Metrics;
   /** Signs the audit logs' checkpoints. */
   signing: AuditSigning;
+  /** The process's change feed, which subscriptions follow. */
+  feed: ChangeFeed;
 }
 
 /**
@@ -102,6 +105,14 @@ mutation DeleteTranscription {
     }
     ... on Error { code message systemMessage traceId }
     ... on ValidationError { field }
+  }
+}
+
+# Live status over Server-Sent Events: the current state first, then each change until DELETED or
+# FAILED. Run it in a second tab to watch a delete happen.
+subscription WatchDeletion {
+  upstreamDeletionChanged(kind: TRANSCRIPTION, id: "trans_replace_me") {
+    status attempts reason lastHttpStatus nextAttemptAt completedAt
   }
 }
 `;
@@ -237,6 +248,17 @@ export function createGateway(deps: ServerDeps) {
         }
       }
     },
+    // Subscriptions are not executed but subscribed (onExecute never sees them): the same checks,
+    // and no mutation rate limit (open streams are bounded per key by the change feed).
+    onSubscribe({ args }) {
+      const scope = scopes.get((args.contextValue as YogaInitialContext).request);
+      if (!scope) return;
+      const operation = selectedOperation(args.document, args.operationName);
+      scope.operationType = operation?.operation ?? null;
+      scope.operationName ??= operation?.name?.value.slice(0, 100) ?? null;
+      if (scope.refusal) throw authenticationRequired(scope.refusal);
+      if (!scope.principal) throw authenticationRequired('no API key');
+    },
     onResultProcess({ request, result }) {
       const scope = scopes.get(request);
       if (!scope) return;
@@ -352,6 +374,8 @@ export function createGateway(deps: ServerDeps) {
         requestId: scope.requestId,
         traceId: scope.traceId,
         startedAt: scope.startedAt,
+        feed: deps.feed,
+        signal: request.signal,
       };
     },
   });
@@ -381,6 +405,9 @@ export function createGateway(deps: ServerDeps) {
     }
   }
 
+  // Event streams (subscriptions) stay open until they end; shutdown cuts them (see endStreams).
+  const streams = new Set<ServerResponse>();
+
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     // Before any routing: yoga would build a URL from this and fail on it (an uncaught TypeError, 500).
     const problem = requestTargetProblem(req);
@@ -393,9 +420,25 @@ export function createGateway(deps: ServerDeps) {
       void serveMetrics(res, metrics);
       return;
     }
+    if (req.headers.accept?.includes('text/event-stream')) {
+      streams.add(res);
+      res.once('close', () => streams.delete(res));
+    }
     void yoga(req, res);
   };
-  return { yoga, handler };
+
+  /**
+   * Closes every open event stream's connection, without a `complete`: GraphQL over SSE clients
+   * (graphql-sse) take that as an interruption and subscribe again (elsewhere, or once this process
+   * is back), which sends the current state first. Their streams end as their clients' would.
+   */
+  function endStreams(): number {
+    const open = streams.size;
+    for (const res of streams) res.destroy();
+    streams.clear();
+    return open;
+  }
+  return { yoga, handler, endStreams };
 }
 
 // ---- hostile HTTP: answered in front of yoga, always 4xx with a JSON body, never a stack trace ----

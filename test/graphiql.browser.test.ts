@@ -1,6 +1,7 @@
 // GraphiQL in a real browser (Debian's Chromium, driven by playwright-core): the sandbox gateway's
 // page renders from local assets with no network beyond the gateway, opens with the admin key in
-// the Headers editor, and runs a deleteSession whose payload shows in the result pane.
+// the Headers editor, runs a deleteSession whose payload shows in the result pane, and runs the
+// ready subscription over SSE, which shows a deletion made meanwhile arrive as DELETED.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +89,46 @@ describe('GraphiQL in Chromium', () => {
     // The Headers editor shows an API key: masked, so no key ends up in an artifact.
     await page.screenshot({ path: join(ARTIFACTS, 'graphiql-delete-session.png'), mask: [page.locator('.graphiql-editor-tool')] });
     expect(elsewhere).toEqual([]);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+
+  it.skipIf(!hasChromium)('runs the ready subscription over SSE and shows the DELETED event of a delete made meanwhile', async () => {
+    const origin = new URL(gateway.url).origin;
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(`${gateway.url}/graphql`);
+    await page.locator('.graphiql-query-editor .view-lines').waitFor({ state: 'visible', timeout: 20_000 });
+    await expect.poll(() => editorText(page, '.graphiql-query-editor'), { timeout: 20_000 }).toContain('subscription WatchDemoTranscription');
+
+    const admin = gateway.sandbox!.keys.admin;
+    const id = gateway.sandbox!.resources.aitronosTranscription;
+    // GraphiQL subscribes with a GET that asks for text/event-stream and carries the Headers tab.
+    const request = page.waitForRequest((r) => r.url().startsWith(`${origin}/graphql`) && (r.headers().accept ?? '').includes('text/event-stream'));
+    await page.getByRole('button', { name: /execute query/i }).click();
+    await page.getByRole('menuitem', { name: 'WatchDemoTranscription' }).click();
+    const sent = await request;
+    expect(sent.headers().authorization).toBe(`Bearer ${admin}`);
+    await expect.poll(() => gateway.feed.streams, { timeout: 10_000 }).toBe(1);
+
+    // Deleted elsewhere (as a frontend would), while GraphiQL's stream is open.
+    const deleted = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+      body: JSON.stringify({ query: `mutation($id: ID!) { deleteTranscription(transcriptionId: $id) { __typename } }`, variables: { id } }),
+    });
+    expect(((await deleted.json()) as { data: { deleteTranscription: { __typename: string } } }).data.deleteTranscription.__typename).toBe('TranscriptionDeletion');
+
+    await expect.poll(() => editorText(page, '.graphiql-response'), { timeout: 20_000 }).toContain('"status": "DELETED"');
+    const result = await editorText(page, '.graphiql-response');
+    expect(result).toContain(`"resourceId": "${id}"`);
+    expect(result).toContain('"upstreamDeletionChanged"');
+    // The stream completed after DELETED: nothing stays open.
+    await expect.poll(() => gateway.feed.streams, { timeout: 10_000 }).toBe(0);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'graphiql-subscription.png'), mask: [page.locator('.graphiql-editor-tool')] });
     expect(pageErrors).toEqual([]);
     await page.close();
   });

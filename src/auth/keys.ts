@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ID_PATTERN, ROLES, type Principal, type Role } from '../domain.ts';
 import type { Database } from '../db/database.ts';
-import { all, get, run } from '../db/sql.ts';
+import { all, chunks, get, placeholders, run, type Work } from '../db/sql.ts';
 import type { Runtime } from '../runtime.ts';
 
 export interface ApiKeyRow {
@@ -101,6 +101,16 @@ export function listKeys(db: Database): Promise<ApiKeyRow[]> {
 export async function revokeKey(db: Database, runtime: Runtime, id: string): Promise<boolean> {
   const changes = await db.write(() => run('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [runtime.clock.now().toISOString(), id]));
   return changes > 0;
+}
+
+/** Which of these key ids are revoked now (open streams of a revoked key must end). */
+export function* revokedAmong(ids: readonly string[]): Work<string[]> {
+  const revoked: string[] = [];
+  for (const part of chunks(ids)) {
+    const rows = yield* all<{ id: string }>(`SELECT id FROM api_keys WHERE revoked_at IS NOT NULL AND id IN (${placeholders(part.length)})`, part);
+    revoked.push(...rows.map((row) => row.id));
+  }
+  return revoked;
 }
 
 /** Resolves a presented key; null for a malformed, unknown or revoked one. */

@@ -17,6 +17,36 @@ export interface Database {
   write<T>(body: () => Work<T>): Promise<T>;
   /** Whether the database answers a query now (readiness). */
   ping(): Promise<boolean>;
+  /**
+   * Tells `listener` which resources the audit events committed from now on are about, whichever
+   * process committed them (this one, a `gateway worker`, another instance): every upstream outcome
+   * and every delete is an event, appended in the transaction that makes the change. SQLite tails
+   * the table by `seq` while resumed; PostgreSQL LISTENs on a connection of its own. One per process
+   * (src/live/feed.ts), however many streams read it.
+   */
+  watchEvents(listener: EventListener): EventWatch;
+  close(): Promise<void>;
+}
+
+/** How an audit event names its resource to a watcher: `KIND:id` (ids never contain `:`). */
+export function eventKey(kind: string, id: string): string {
+  return `${kind}:${id}`;
+}
+
+export interface EventListener {
+  /** Events about these resources (eventKey) were committed. */
+  changed(keys: readonly string[]): void;
+  /** Some may have gone untold (the connection that tells of them was lost and is back): read everything again. */
+  missed(): void;
+  /** Telling failed for now (it tries again by itself). */
+  failed(error: unknown): void;
+}
+
+export interface EventWatch {
+  /** Resolves once every event committed from now on will be told (or after a first failed try, then `missed` follows). */
+  resume(): Promise<void>;
+  /** Nobody is interested for now: stop costing anything until the next resume. */
+  pause(): void;
   close(): Promise<void>;
 }
 

@@ -6,6 +6,7 @@ import type { AuditSigning } from '../audit/signing-key.ts';
 import type { DeletionContext } from '../deletion/pipeline.ts';
 import type { Principal } from '../domain.ts';
 import { authenticationRequired } from '../errors.ts';
+import type { ChangeFeed } from '../live/feed.ts';
 
 export interface GraphQLContext extends Omit<DeletionContext, 'principal'> {
   /** Null only for introspection (allowed without a key); every other operation is refused first. */
@@ -14,6 +15,10 @@ export interface GraphQLContext extends Omit<DeletionContext, 'principal'> {
   startedAt: number;
   /** Signs checkpoints of the audit logs (auditCheckpoint, proofs, receipts). */
   signing: AuditSigning;
+  /** The process's change feed, which subscriptions follow. */
+  feed: ChangeFeed;
+  /** Aborted when the client goes away (ends its subscription stream). */
+  signal: AbortSignal;
 }
 
 export const builder = new SchemaBuilder<{
@@ -65,6 +70,7 @@ builder.scalarType('JSON', {
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 /** The caller; every operation but introspection has one (the auth plugin refuses the rest). */
 export function principalOf(ctx: GraphQLContext): Principal {

@@ -9,6 +9,7 @@ import './track.ts';
 import './batch-job.ts';
 import './operator.ts';
 import './proofs.ts';
+import './live.ts';
 
 export const schema = builder.toSchema();
 

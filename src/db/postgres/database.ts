@@ -6,8 +6,9 @@ import pg from 'pg';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { resolve } from 'node:path';
-import { READINESS_QUERY, type Database, type OpenOptions } from '../database.ts';
+import { READINESS_QUERY, type Database, type EventListener, type EventWatch, type OpenOptions } from '../database.ts';
 import { MIGRATIONS_ROOT } from '../migrations.ts';
+import { PostgresEventListener } from './events.ts';
 import { stepAsync, type DialectStatements, type Row, type Statement, type StatementResult, type Work } from '../sql.ts';
 
 export const POSTGRES_STATEMENTS: DialectStatements = {
@@ -128,6 +129,12 @@ export class PostgresDatabase implements Database {
     } catch {
       return false;
     }
+  }
+
+  watchEvents(listener: EventListener): EventWatch {
+    // The pool's own settings (server, credentials, timeouts, type parsers) for a connection apart.
+    const { connectionString, connectionTimeoutMillis, types } = this.pool.options;
+    return new PostgresEventListener({ connectionString, connectionTimeoutMillis, types }, listener);
   }
 
   async close(): Promise<void> {

@@ -6,9 +6,10 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { READINESS_QUERY, type Database, type OpenOptions } from '../database.ts';
+import { READINESS_QUERY, type Database, type EventListener, type EventWatch, type OpenOptions } from '../database.ts';
 import { stepSync, type DialectStatements, type Row, type Statement, type StatementResult, type Work } from '../sql.ts';
 import { MIGRATIONS_ROOT } from '../migrations.ts';
+import { SqliteEventTail } from './events.ts';
 // The one body from above the storage layer it runs: a data migration (see splitLegacyChain).
 import { needsSplit, splitIntoLogs } from '../../audit/split-logs.ts';
 import { systemRuntime } from '../../runtime.ts';
@@ -130,6 +131,10 @@ export class SqliteDatabase implements Database {
     } catch {
       return false;
     }
+  }
+
+  watchEvents(listener: EventListener): EventWatch {
+    return new SqliteEventTail((work) => this.runSync(work), listener);
   }
 
   async close(): Promise<void> {
