@@ -195,6 +195,28 @@ mutation DeleteDemoSession {
   }
 }
 
+# Many at once: validateOnly previews (nothing written, no provider called); drop it to delete.
+mutation PreviewDemoCleanup {
+  deleteResources(validateOnly: true, targets: [
+    { kind: SESSION, id: "${ids.session}" }
+    { kind: TRANSCRIPTION, id: "${ids.revaiTranscription}" }
+    { kind: BATCH_JOB, id: "${ids.batchJob}" }
+    { kind: TRACK, id: "${ids.track}", organizationId: "${DEMO_ORG}" }
+  ]) {
+    __typename
+    ... on DeleteResourcesPayload {
+      validateOnly deleted alreadyDeleted rejected
+      results {
+        __typename
+        ... on DeletionPreview { kind id provider alreadyDeleted documentsDeleted commentsDeleted retainedObjects { bucket key } }
+        ... on Deletion { deletedUpstream alreadyDeleted upstream { kind resourceId status } }
+        ... on Error { code message }
+      }
+    }
+    ... on ValidationError { field message }
+  }
+}
+
 query DemoReceipt {
   resource(kind: TRANSCRIPTION, id: "${ids.aitronosTranscription}") {
     id deletedAt upstream { status completedAt }

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import {
   NoSchemaIntrospectionCustomRule,
   OperationTypeNode,
+  type ArgumentNode,
   type DocumentNode,
   type ExecutionResult,
   type GraphQLError,
@@ -148,21 +149,35 @@ function selectedOperation(document: DocumentNode, operationName: string | null 
 }
 
 /**
- * Root fields an operation runs (aliases and fragments included): each aliased mutation is a delete
- * of its own, so the rate limit counts them all, not the request. Runs after validation, so
- * fragments exist and do not cycle.
+ * What an operation costs against the per-key rate limit: one per root field it runs (aliases and
+ * fragments included: each aliased mutation is a delete of its own), and for deleteResources one
+ * per target (a call of 500 targets is 500 deletes). Runs after validation, so fragments exist and
+ * do not cycle, and `targets` is a list (or a single object, which GraphQL coerces to one).
  */
-function rootFieldCount(document: DocumentNode, selectionSet: SelectionSetNode): number {
-  let fields = 0;
+function rateCost(document: DocumentNode, selectionSet: SelectionSetNode, variables: Record<string, unknown> | null | undefined): number {
+  let cost = 0;
   for (const selection of selectionSet.selections) {
-    if (selection.kind === Kind.FIELD) fields += selection.name.value === '__typename' ? 0 : 1;
-    else if (selection.kind === Kind.INLINE_FRAGMENT) fields += rootFieldCount(document, selection.selectionSet);
+    if (selection.kind === Kind.FIELD) {
+      if (selection.name.value === '__typename') continue;
+      cost += selection.name.value === 'deleteResources' ? targetCount(selection.arguments, variables) : 1;
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) cost += rateCost(document, selection.selectionSet, variables);
     else {
       const fragment = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
-      if (fragment?.kind === Kind.FRAGMENT_DEFINITION) fields += rootFieldCount(document, fragment.selectionSet);
+      if (fragment?.kind === Kind.FRAGMENT_DEFINITION) cost += rateCost(document, fragment.selectionSet, variables);
     }
   }
-  return fields;
+  return cost;
+}
+
+/** The number of targets of a deleteResources field; 1 when it is not a list (a call the resolver refuses anyway). */
+function targetCount(args: readonly ArgumentNode[] | undefined, variables: Record<string, unknown> | null | undefined): number {
+  const value = args?.find((arg) => arg.name.value === 'targets')?.value;
+  if (value?.kind === Kind.LIST) return Math.max(1, value.values.length);
+  if (value?.kind === Kind.VARIABLE) {
+    const given = variables?.[value.name.value];
+    if (Array.isArray(given)) return Math.max(1, given.length);
+  }
+  return 1;
 }
 
 /** An error's code; a library error without one (CSRF prevention's 403) is named by its HTTP status. */
@@ -241,11 +256,9 @@ export function createGateway(deps: ServerDeps) {
       if (scope.refusal) throw authenticationRequired(scope.refusal);
       if (!scope.principal && !(config.introspection && isIntrospectionOnly(args.document))) throw authenticationRequired('no API key');
       if (scope.principal && operation?.operation === OperationTypeNode.MUTATION) {
-        const deletes = Math.max(1, rootFieldCount(args.document, operation.selectionSet));
-        for (let i = 0; i < deletes; i += 1) {
-          const retryAfter = limiter.take(scope.principal.keyId);
-          if (retryAfter !== null) throw rateLimited(retryAfter);
-        }
+        // All or nothing: a call with more deletes than the key has left is refused whole.
+        const retryAfter = limiter.take(scope.principal.keyId, Math.max(1, rateCost(args.document, operation.selectionSet, args.variableValues)));
+        if (retryAfter !== null) throw rateLimited(retryAfter);
       }
     },
     // Subscriptions are not executed but subscribed (onExecute never sees them): the same checks,

@@ -65,6 +65,7 @@ describe('legitimate operations pass every limit', () => {
     const ids = {
       aitronosTranscription: 'trans_limitsdemo',
       revaiTranscriptionInProgress: 'revlimitsdemo',
+      revaiTranscription: 'revlimitsdone',
       session: 'sess_limitsdemo',
       document: 'doc_limitsdemo',
       comment: 'cmt_limitsdemo',
@@ -74,6 +75,7 @@ describe('legitimate operations pass every limit', () => {
     await t.register([
       { kind: 'TRANSCRIPTION', id: ids.aitronosTranscription, provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'alice' },
       { kind: 'TRANSCRIPTION', id: ids.revaiTranscriptionInProgress, provider: 'REV_AI', organizationId: ORG, ownerId: 'alice' },
+      { kind: 'TRANSCRIPTION', id: ids.revaiTranscription, provider: 'REV_AI', organizationId: ORG, ownerId: 'alice' },
       { kind: 'SESSION', id: ids.session, organizationId: ORG, ownerId: 'alice' },
       { kind: 'DOCUMENT', id: ids.document, sessionId: ids.session, organizationId: ORG, ownerId: 'alice' },
       { kind: 'COMMENT', id: ids.comment, sessionId: ids.session, documentId: ids.document, organizationId: ORG, ownerId: 'alice' },
@@ -91,13 +93,15 @@ describe('legitimate operations pass every limit', () => {
       'DeleteDemoTrack',
       'DeleteDemoBatchJob',
       'DeleteDemoSession',
+      'PreviewDemoCleanup',
       'DemoReceipt',
     ]);
     for (const operationName of operations) {
       const answer = await post(t, { query, operationName }, { authorization: `Bearer ${t.keys.admin}` });
       expect(answer.body!.errors, operationName).toBeUndefined();
       const result = Object.values(answer.body!.data as Record<string, { __typename?: string }>)[0];
-      if (operationName !== 'DemoReceipt') expect(result?.__typename, operationName).toMatch(/Deletion$/);
+      if (operationName === 'PreviewDemoCleanup') expect(result, operationName).toMatchObject({ __typename: 'DeleteResourcesPayload', validateOnly: true, rejected: 0 });
+      else if (operationName !== 'DemoReceipt') expect(result?.__typename, operationName).toMatch(/Deletion$/);
     }
     const receipt = await post(t, { query, operationName: 'DemoReceipt' }, { authorization: `Bearer ${t.keys.admin}` });
     expect(receipt.body!.data.resource.deletionReceipt.length).toBeGreaterThan(0);

@@ -8,8 +8,11 @@ export class RateLimiter {
     private readonly now: () => number,
   ) {}
 
-  /** Counts one request; null when allowed, else the seconds until the window resets. */
-  take(key: string): number | null {
+  /**
+   * Counts `cost` units (deletes) at once; null when allowed, else the seconds until the window
+   * resets. All or nothing: a refused take counts nothing, so a call refused whole spends nothing.
+   */
+  take(key: string, cost = 1): number | null {
     const now = this.now();
     let window = this.windows.get(key);
     if (!window || now - window.start >= 60_000) {
@@ -17,8 +20,10 @@ export class RateLimiter {
       this.windows.set(key, window);
       if (this.windows.size > 10_000) this.prune(now);
     }
-    window.count += 1;
-    if (window.count <= this.perMinute) return null;
+    if (window.count + cost <= this.perMinute) {
+      window.count += cost;
+      return null;
+    }
     return Math.max(1, Math.ceil((window.start + 60_000 - now) / 1000));
   }
 

@@ -1,7 +1,14 @@
-// The one deletion pipeline every delete mutation goes through (PRODUCT.md "What a delete does"):
-// validate → load → scope → authorise → one transaction (soft delete + cascade + audit event +
-// outbox row) → provider call under the row's lease → record → payload.
-// It takes a list of targets even though each mutation passes one (bulk deletes come next).
+// The one deletion pipeline every delete goes through (PRODUCT.md "What a delete does"), for one
+// target or a thousand:
+//   1. judge each target: validate → load → scope → authorise → live or already deleted (reads only);
+//   2. one write transaction for the whole call: each target's rejection event, or its soft delete +
+//      cascade + DELETED event + outbox row (in a savepoint of its own when there are several), or
+//      its replay (ALREADY_DELETED);
+//   3. the provider calls, under each row's lease, at most CALLS_PER_PROVIDER at a time per
+//      provider, answered by the deadline (UPSTREAM_TIMEOUT_MS + a margin under one second): what
+//      the provider has not confirmed by then is PENDING and the worker delivers it;
+//   4. the payload.
+// A dry run (validateOnly) is step 1 and a simulation of step 2, so the two cannot drift apart.
 import type { Config } from '../config.ts';
 import {
   GATEWAY_ACTOR,
@@ -12,33 +19,38 @@ import {
   type AuditOutcome,
   type CatalogResource,
   type Principal,
+  type Provider,
   type ResourceKind,
 } from '../domain.ts';
 import { appendEvent } from '../audit/append.ts';
 import type { AuditEventRow } from '../audit/event.ts';
 import { maskSecrets } from '../auth/keys.ts';
+import { resourceRow } from '../catalog/row.ts';
 import type { Database } from '../db/database.ts';
-import { run, type Work } from '../db/sql.ts';
-import { enqueue } from '../outbox/enqueue.ts';
-import { leaseExpiry } from '../outbox/lease.ts';
-import { recordOutcome } from '../outbox/record.ts';
-import type { UpstreamDeletionRow } from '../outbox/row.ts';
+import { all, run, type Work } from '../db/sql.ts';
 import { notFound, permissionDenied, validation, type ErrorScope, type GatewayError } from '../errors.ts';
 import type { Loaders } from '../catalog/loaders.ts';
 import type { Observer } from '../observer.ts';
+import { enqueue } from '../outbox/enqueue.ts';
+import { handOver } from '../outbox/claim.ts';
+import { leaseExpiry } from '../outbox/lease.ts';
+import { outboxRow } from '../outbox/list.ts';
+import { recordOutcome } from '../outbox/record.ts';
+import type { UpstreamDeletionRow } from '../outbox/row.ts';
 import type { UpstreamTarget } from '../providers/adapter.ts';
-import type { ProviderClient } from '../providers/http.ts';
+import { CALLS_PER_PROVIDER, type ProviderClient } from '../providers/http.ts';
 import type { Runtime } from '../runtime.ts';
 import type { Circuits } from '../worker/circuit.ts';
 import { mayDelete, type Ancestors } from './policy.ts';
+
+/** How far past UPSTREAM_TIMEOUT_MS a call of many targets may run before it answers (under 1 s). */
+export const ANSWER_MARGIN_MS = 800;
 
 export interface DeletionContext {
   db: Database;
   config: Config;
   runtime: Runtime;
   client: ProviderClient;
-  /** This process's provider circuits, shared with the worker: no inline call while one is open. */
-  circuits: Circuits;
   loaders: Loaders;
   observer: Observer;
   principal: Principal;
@@ -46,6 +58,8 @@ export interface DeletionContext {
   traceId: string;
   /** This process; leases it holds are named after it so shutdown can release them. */
   instanceId: string;
+  /** This process's provider circuits, shared with the worker: no inline call while one is open. */
+  circuits: Circuits;
 }
 
 /** Catalog fields a target's row must match, each named by the argument that carries the value. */
@@ -75,19 +89,48 @@ export interface DeletionSuccess {
 
 export type DeletionResult = DeletionSuccess | GatewayError;
 
-export async function deleteResources(ctx: DeletionContext, targets: readonly DeletionTarget[]): Promise<DeletionResult[]> {
-  return Promise.all(targets.map((target) => deleteOne(ctx, target)));
+/** What a delete would do (validateOnly): nothing written, no event, no provider call. */
+export interface DeletionPreview {
+  __typename: 'DeletionPreview';
+  kind: ResourceKind;
+  id: string;
+  provider: Provider;
+  alreadyDeleted: boolean;
+  documentsDeleted: number;
+  commentsDeleted: number;
+  /** The catalog row, for what a preview derives from it (a batch job's registered output). */
+  resource: CatalogResource;
 }
 
-async function deleteOne(ctx: DeletionContext, target: DeletionTarget): Promise<DeletionResult> {
+export type PreviewResult = DeletionPreview | GatewayError;
+
+// ---- step 1: judging a target (reads only) ---------------------------------------------------
+
+type Verdict =
+  | { kind: 'reject'; target: DeletionTarget; error: GatewayError; resource: CatalogResource | null; outcome: AuditOutcome; details: Record<string, unknown> }
+  | { kind: 'delete'; target: DeletionTarget; resource: CatalogResource }
+  | { kind: 'replay'; target: DeletionTarget; resource: CatalogResource };
+
+async function judge(ctx: DeletionContext, target: DeletionTarget): Promise<Verdict> {
   const scope: ErrorScope = { traceId: ctx.traceId, now: ctx.runtime.clock.now() };
   const id = target.args[target.idArg] ?? '';
+  const reject = (error: GatewayError, resource: CatalogResource | null, outcome: AuditOutcome, details: Record<string, unknown>): Verdict => ({
+    kind: 'reject',
+    target,
+    error,
+    resource,
+    outcome,
+    details,
+  });
 
   for (const [field, value] of Object.entries(target.args)) {
     if (!ID_PATTERN.test(value)) {
       const problem = value.length === 0 || value.length > 128 ? 'must be 1–128 characters long' : 'may contain only A–Z, a–z, 0–9, _ and -';
-      await audit(ctx, target, null, 'VALIDATION_FAILED', { field, value: auditable(ctx, value.slice(0, 160)), problem });
-      return validation(scope, field, `"${field}" ${problem}.`, { [field]: value.slice(0, 160) });
+      return reject(validation(scope, field, `"${field}" ${problem}.`, { [field]: value.slice(0, 160) }), null, 'VALIDATION_FAILED', {
+        field,
+        value: auditable(ctx, value.slice(0, 160)),
+        problem,
+      });
     }
   }
 
@@ -95,33 +138,32 @@ async function deleteOne(ctx: DeletionContext, target: DeletionTarget): Promise<
   const mismatch = Object.entries(target.match ?? {}).some(([field, value]) => resource?.[field as Matchable] !== value);
   // Another organisation's resource reads exactly like a missing one: never reveal it exists elsewhere.
   if (!resource || resource.organizationId !== ctx.principal.organizationId || mismatch) {
-    await audit(ctx, target, null, 'NOT_FOUND', {
+    return reject(notFound(scope, `${target.kind.toLowerCase()} not found`, { ...target.args }), null, 'NOT_FOUND', {
       arguments: Object.fromEntries(Object.entries(target.args).map(([name, value]) => [name, auditable(ctx, value)])),
     });
-    return notFound(scope, `${target.kind.toLowerCase()} not found`, { ...target.args });
   }
 
   const prefix = PROVIDER_ID_PREFIX[resource.provider];
   if (prefix && !id.startsWith(prefix)) {
-    await audit(ctx, target, resource, 'VALIDATION_FAILED', { field: target.idArg, problem: `must start with ${prefix}` });
-    return validation(scope, target.idArg, `"${target.idArg}" must start with "${prefix}" for ${resource.provider}.`, { [target.idArg]: id });
+    return reject(
+      validation(scope, target.idArg, `"${target.idArg}" must start with "${prefix}" for ${resource.provider}.`, { [target.idArg]: id }),
+      resource,
+      'VALIDATION_FAILED',
+      { field: target.idArg, problem: `must start with ${prefix}` },
+    );
   }
 
   const ancestors = await loadAncestors(ctx.loaders, resource);
   if (!mayDelete(ctx.principal, resource, ancestors)) {
-    await audit(ctx, target, resource, 'PERMISSION_DENIED', { role: ctx.principal.role });
-    return permissionDenied(scope, `Your role (${ctx.principal.role}) or ownership does not allow deleting this ${target.kind.toLowerCase()}`, {
-      ...target.args,
-    });
+    return reject(
+      permissionDenied(scope, `Your role (${ctx.principal.role}) or ownership does not allow deleting this ${target.kind.toLowerCase()}`, { ...target.args }),
+      resource,
+      'PERMISSION_DENIED',
+      { role: ctx.principal.role },
+    );
   }
-
-  if (resource.deletedAt === null && !ancestors.session?.deletedAt && !ancestors.document?.deletedAt) {
-    const committed = await commit(ctx, target, resource);
-    if (committed) return deliver(ctx, committed);
-    // Lost the race to a concurrent delete of the same resource: that one calls the provider.
-    ctx.loaders.clear([{ kind: resource.kind, id: resource.id }]);
-  }
-  return replay(ctx, target);
+  const live = resource.deletedAt === null && !ancestors.session?.deletedAt && !ancestors.document?.deletedAt;
+  return { kind: live ? 'delete' : 'replay', target, resource };
 }
 
 async function loadAncestors(loaders: Loaders, resource: CatalogResource): Promise<Ancestors> {
@@ -130,18 +172,6 @@ async function loadAncestors(loaders: Loaders, resource: CatalogResource): Promi
     resource.documentId ? loaders.resource.load({ kind: 'DOCUMENT', id: resource.documentId }) : null,
   ]);
   return { session, document };
-}
-
-async function audit(
-  ctx: DeletionContext,
-  target: DeletionTarget,
-  resource: CatalogResource | null,
-  outcome: AuditOutcome,
-  details: Record<string, unknown>,
-): Promise<AuditEventRow> {
-  const event = await ctx.db.write(() => appendEvent(ctx.runtime, auditInput(ctx, target, resource, outcome, details)));
-  ctx.observer.deletion({ kind: target.kind, provider: resource?.provider ?? null, outcome, requestId: ctx.requestId });
-  return event;
 }
 
 /**
@@ -178,8 +208,10 @@ function auditInput(
   };
 }
 
+// ---- step 2: one transaction for the call ----------------------------------------------------
+
 interface Committed {
-  target: DeletionTarget;
+  kind: 'committed';
   resource: CatalogResource;
   deletedAt: string;
   event: AuditEventRow;
@@ -188,44 +220,114 @@ interface Committed {
   leaseOwner: string;
 }
 
+type Settled = Committed | { kind: 'replayed'; success: DeletionSuccess } | { kind: 'rejected'; error: GatewayError; event: AuditEventRow };
+
 const MARK = 'UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE kind = ? AND id = ? AND deleted_at IS NULL';
 const MARK_SESSION_CHILDREN = 'UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE kind = ? AND session_id = ? AND deleted_at IS NULL';
 const MARK_DOCUMENT_COMMENTS = `UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE kind = 'COMMENT' AND document_id = ? AND deleted_at IS NULL`;
 
-/** Step 5: one transaction marks the row and its cascade, writes the event and the outbox row. */
-function commit(ctx: DeletionContext, target: DeletionTarget, resource: CatalogResource): Promise<Committed | null> {
+/** Marks the row and its cascade, writes the event and the outbox row; null when it was deleted meanwhile. */
+function* commitWork(ctx: DeletionContext, target: DeletionTarget, resource: CatalogResource): Work<Committed | null> {
   const now = ctx.runtime.clock.now();
   const deletedAt = now.toISOString();
   const actor = actorOf(ctx.principal);
   // The inline call holds the outbox row's lease, so the worker never calls the provider alongside it.
   const leaseOwner = `${ctx.instanceId}/request/${ctx.requestId}`;
   const mark = [deletedAt, actor, deletedAt];
-  return ctx.db.write(function* (): Work<Committed | null> {
-    if ((yield* run(MARK, [...mark, resource.kind, resource.id])) === 0) return null;
-    const cascade = { documents: 0, comments: 0 };
-    if (resource.kind === 'SESSION') {
-      cascade.documents = yield* run(MARK_SESSION_CHILDREN, [...mark, 'DOCUMENT', resource.id]);
-      cascade.comments = yield* run(MARK_SESSION_CHILDREN, [...mark, 'COMMENT', resource.id]);
-    } else if (resource.kind === 'DOCUMENT') {
-      cascade.comments = yield* run(MARK_DOCUMENT_COMMENTS, [...mark, resource.id]);
-    }
-    const details: Record<string, unknown> = {};
-    if (resource.kind === 'SESSION') details.documentsDeleted = cascade.documents;
-    if (resource.kind === 'SESSION' || resource.kind === 'DOCUMENT') details.commentsDeleted = cascade.comments;
-    const event = yield* appendEvent(ctx.runtime, auditInput(ctx, target, resource, 'DELETED', details));
-    const upstream = yield* enqueue({
-      kind: resource.kind,
-      resourceId: resource.id,
-      provider: resource.provider,
-      organizationId: resource.organizationId,
-      at: deletedAt,
-      leaseOwner,
-      leaseUntil: leaseExpiry(ctx.config, now),
-      requestId: ctx.requestId,
-    });
-    return { target, resource: { ...resource, deletedAt, deletedBy: actor, updatedAt: deletedAt }, deletedAt, event, upstream, cascade, leaseOwner };
+  if ((yield* run(MARK, [...mark, resource.kind, resource.id])) === 0) return null;
+  const cascade = { documents: 0, comments: 0 };
+  if (resource.kind === 'SESSION') {
+    cascade.documents = yield* run(MARK_SESSION_CHILDREN, [...mark, 'DOCUMENT', resource.id]);
+    cascade.comments = yield* run(MARK_SESSION_CHILDREN, [...mark, 'COMMENT', resource.id]);
+  } else if (resource.kind === 'DOCUMENT') {
+    cascade.comments = yield* run(MARK_DOCUMENT_COMMENTS, [...mark, resource.id]);
+  }
+  const details: Record<string, unknown> = {};
+  if (resource.kind === 'SESSION') details.documentsDeleted = cascade.documents;
+  if (resource.kind === 'SESSION' || resource.kind === 'DOCUMENT') details.commentsDeleted = cascade.comments;
+  const event = yield* appendEvent(ctx.runtime, auditInput(ctx, target, resource, 'DELETED', details));
+  const upstream = yield* enqueue({
+    kind: resource.kind,
+    resourceId: resource.id,
+    provider: resource.provider,
+    organizationId: resource.organizationId,
+    at: deletedAt,
+    leaseOwner,
+    leaseUntil: leaseExpiry(ctx.config, now),
+    requestId: ctx.requestId,
   });
+  return { kind: 'committed', resource: { ...resource, deletedAt, deletedBy: actor, updatedAt: deletedAt }, deletedAt, event, upstream, cascade, leaseOwner };
 }
+
+/**
+ * The outbox row that carries a resource's provider deletion: its own, or for a document or comment
+ * deleted with its parent, the parent's (one provider call deletes the whole cascade).
+ */
+function* carrierWork(resource: Pick<CatalogResource, 'kind' | 'id' | 'sessionId' | 'documentId'>): Work<UpstreamDeletionRow | null> {
+  const own = yield* outboxRow(resource.kind, resource.id);
+  if (own) return own;
+  if (resource.documentId) {
+    const document = yield* outboxRow('DOCUMENT', resource.documentId);
+    if (document) return document;
+  }
+  return resource.sessionId ? yield* outboxRow('SESSION', resource.sessionId) : null;
+}
+
+/** Already deleted: the original time, the current upstream state, an ALREADY_DELETED event, no provider call. */
+function* replayWork(ctx: DeletionContext, target: DeletionTarget, stale: CatalogResource): Work<DeletionSuccess> {
+  const resource = (yield* resourceRow(stale.kind, stale.id)) ?? stale;
+  const session = resource.sessionId ? yield* resourceRow('SESSION', resource.sessionId) : null;
+  const document = resource.documentId ? yield* resourceRow('DOCUMENT', resource.documentId) : null;
+  const upstream = yield* carrierWork(resource);
+  const deletedAt = resource.deletedAt ?? document?.deletedAt ?? session?.deletedAt;
+  if (!upstream || !deletedAt) throw new Error(`deleted resource ${resource.kind} ${resource.id} has no upstream deletion`);
+  const event = yield* appendEvent(
+    ctx.runtime,
+    auditInput(ctx, target, resource, 'ALREADY_DELETED', {
+      deletedAt,
+      upstreamStatus: upstream.status,
+      ...(upstream.kind !== resource.kind ? { deletedWith: { kind: upstream.kind, id: upstream.resourceId } } : {}),
+    }),
+  );
+  return { kind: target.kind, resource, deletedAt, alreadyDeleted: true, upstream, auditEvent: event, cascade: { documents: 0, comments: 0 } };
+}
+
+function* settleWork(ctx: DeletionContext, verdict: Verdict): Work<Settled> {
+  if (verdict.kind === 'reject') {
+    const event = yield* appendEvent(ctx.runtime, auditInput(ctx, verdict.target, verdict.resource, verdict.outcome, verdict.details));
+    return { kind: 'rejected', error: verdict.error, event };
+  }
+  if (verdict.kind === 'delete') {
+    const committed = yield* commitWork(ctx, verdict.target, verdict.resource);
+    // Null: deleted meanwhile (a concurrent request, or an earlier target of this call): a replay.
+    if (committed) return committed;
+  }
+  return { kind: 'replayed', success: yield* replayWork(ctx, verdict.target, verdict.resource) };
+}
+
+/**
+ * Every verdict settled in one transaction, in order. With several targets each has a savepoint of
+ * its own: one that fails is rolled back alone and the others' outcomes stay (the failure is
+ * reported once the others are delivered).
+ */
+function* settleAll(ctx: DeletionContext, verdicts: readonly Verdict[]): Work<(Settled | { kind: 'failed'; error: unknown })[]> {
+  if (verdicts.length === 1) return [yield* settleWork(ctx, verdicts[0]!)];
+  const settled: (Settled | { kind: 'failed'; error: unknown })[] = [];
+  for (const verdict of verdicts) {
+    yield* run('SAVEPOINT deletion_target');
+    try {
+      settled.push(yield* settleWork(ctx, verdict));
+      yield* run('RELEASE SAVEPOINT deletion_target');
+    } catch (error) {
+      yield* run('ROLLBACK TO SAVEPOINT deletion_target');
+      yield* run('RELEASE SAVEPOINT deletion_target');
+      settled.push({ kind: 'failed', error });
+    }
+  }
+  return settled;
+}
+
+// ---- step 3: the provider calls, bounded ------------------------------------------------------
 
 export function upstreamTargetOf(
   resource: Pick<CatalogResource, 'kind' | 'id' | 'provider' | 'organizationId' | 'sessionId' | 'documentId' | 'attributes'>,
@@ -241,10 +343,9 @@ export function upstreamTargetOf(
   };
 }
 
-/** Steps 6–7: the provider call, its answer recorded under the lease, the payload. */
-async function deliver(ctx: DeletionContext, committed: Committed): Promise<DeletionSuccess> {
+/** One provider call under the row's lease, its answer recorded; the row as recorded (or as it is, if the lease passed on). */
+async function deliverOne(ctx: DeletionContext, committed: Committed): Promise<UpstreamDeletionRow> {
   const { resource } = committed;
-  ctx.observer.deletion({ kind: resource.kind, provider: resource.provider, outcome: 'DELETED', requestId: ctx.requestId });
   const call = await ctx.circuits.call(resource.provider, () => ctx.client.deleteUpstream(upstreamTargetOf(resource)));
   const recorded = await ctx.db.write(() =>
     recordOutcome(ctx.config, ctx.runtime, {
@@ -257,6 +358,7 @@ async function deliver(ctx: DeletionContext, committed: Committed): Promise<Dele
       traceId: ctx.traceId,
     }),
   );
+  // A call the open circuit held back was never made: nothing to observe.
   if (call.outcome.status !== 'PENDING' || !call.outcome.notCalled) {
     ctx.observer.upstreamCall({
       provider: resource.provider,
@@ -268,34 +370,147 @@ async function deliver(ctx: DeletionContext, committed: Committed): Promise<Dele
       via: 'request',
     });
   }
-  ctx.loaders.clearAll();
-  return {
-    kind: resource.kind,
-    resource,
-    deletedAt: committed.deletedAt,
-    alreadyDeleted: false,
-    // A lost lease (the process was too slow) leaves the row to its new holder: show it as it is now.
-    upstream: recorded?.row ?? (await ctx.loaders.upstream.load({ kind: resource.kind, id: resource.id })) ?? committed.upstream,
-    auditEvent: committed.event,
-    cascade: committed.cascade,
-  };
+  // A lost lease (the process was too slow) leaves the row to its new holder: show it as it is now.
+  return recorded?.row ?? (await ctx.db.read(outboxRow(resource.kind, resource.id))) ?? committed.upstream;
 }
 
-/** Step 4: already deleted — the original time, the current upstream state, no provider call. */
-async function replay(ctx: DeletionContext, target: DeletionTarget): Promise<DeletionSuccess> {
-  const id = target.args[target.idArg] ?? '';
-  const resource = await ctx.loaders.resource.load({ kind: target.kind, id });
-  if (!resource) throw new Error(`resource ${target.kind} ${id} vanished from the catalog`);
-  const ancestors = await loadAncestors(ctx.loaders, resource);
-  const upstream = await effectiveUpstream(ctx.loaders, resource);
-  const deletedAt = resource.deletedAt ?? ancestors.document?.deletedAt ?? ancestors.session?.deletedAt;
-  if (!upstream || !deletedAt) throw new Error(`deleted resource ${target.kind} ${id} has no upstream deletion`);
-  const event = await audit(ctx, target, resource, 'ALREADY_DELETED', {
-    deletedAt,
-    upstreamStatus: upstream.status,
-    ...(upstream.kind !== resource.kind ? { deletedWith: { kind: upstream.kind, id: upstream.resourceId } } : {}),
+/**
+ * Calls the providers for every committed deletion, CALLS_PER_PROVIDER at a time per provider,
+ * until `deadline` (performance.now()). A call still out then keeps its lease and records its own
+ * answer later; a deletion whose call never started is handed to the worker (lease released,
+ * attempt not counted). Returns each row as the caller sees it at the answer.
+ */
+async function deliverAll(ctx: DeletionContext, committed: readonly Committed[], deadline: number): Promise<Map<Committed, UpstreamDeletionRow>> {
+  const rows = new Map<Committed, UpstreamDeletionRow>();
+  const queues = new Map<Provider, Committed[]>();
+  for (const item of committed) queues.set(item.resource.provider, [...(queues.get(item.resource.provider) ?? []), item]);
+  let open = true;
+  const lanes: Promise<void>[] = [];
+  for (const queue of queues.values()) {
+    for (let lane = 0; lane < Math.min(CALLS_PER_PROVIDER, queue.length); lane += 1) {
+      lanes.push(
+        (async () => {
+          for (let item = queue.shift(); item && open; item = open ? queue.shift() : undefined) {
+            rows.set(item, await deliverOne(ctx, item));
+          }
+        })(),
+      );
+    }
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
   });
-  return { kind: target.kind, resource, deletedAt, alreadyDeleted: true, upstream, auditEvent: event, cascade: { documents: 0, comments: 0 } };
+  await Promise.race([Promise.all(lanes), timedOut]);
+  clearTimeout(timer);
+  open = false;
+  const unstarted = [...queues.values()].flat();
+  if (unstarted.length > 0) {
+    const now = ctx.runtime.clock.now();
+    const handed = await ctx.db.write(function* () {
+      const out: (UpstreamDeletionRow | null)[] = [];
+      for (const item of unstarted) out.push(yield* handOver(item.resource.kind, item.resource.id, item.leaseOwner, now));
+      return out;
+    });
+    unstarted.forEach((item, i) => rows.set(item, handed[i] ?? item.upstream));
+  }
+  // Calls still out: the row as committed (PENDING, leased by this request) until they record.
+  for (const item of committed) if (!rows.has(item)) rows.set(item, item.upstream);
+  return rows;
+}
+
+// ---- the pipeline ----------------------------------------------------------------------------
+
+/** Deletes each target as its single mutation would; results in the order of `targets`. */
+export async function deleteResources(ctx: DeletionContext, targets: readonly DeletionTarget[]): Promise<DeletionResult[]> {
+  const deadline = performance.now() + ctx.config.upstreamTimeoutMs + ANSWER_MARGIN_MS;
+  const verdicts = await Promise.all(targets.map((target) => judge(ctx, target)));
+  const settled = await ctx.db.write(() => settleAll(ctx, verdicts));
+  for (const [i, item] of settled.entries()) {
+    const verdict = verdicts[i]!;
+    if (item.kind === 'failed') continue;
+    const outcome: AuditOutcome = verdict.kind === 'reject' ? verdict.outcome : item.kind === 'committed' ? 'DELETED' : 'ALREADY_DELETED';
+    ctx.observer.deletion({ kind: verdict.target.kind, provider: verdict.resource?.provider ?? null, outcome, requestId: ctx.requestId });
+  }
+  const committed = settled.filter((item): item is Committed => item.kind === 'committed');
+  const delivered = committed.length > 0 ? await deliverAll(ctx, committed, deadline) : new Map<Committed, UpstreamDeletionRow>();
+  ctx.loaders.clearAll();
+  const failed = settled.find((item): item is { kind: 'failed'; error: unknown } => item.kind === 'failed');
+  if (failed) throw failed.error;
+  return settled.map((item, i): DeletionResult => {
+    switch (item.kind) {
+      case 'rejected':
+        return item.error;
+      case 'replayed':
+        return item.success;
+      case 'committed':
+        return {
+          kind: verdicts[i]!.target.kind,
+          resource: item.resource,
+          deletedAt: item.deletedAt,
+          alreadyDeleted: false,
+          upstream: delivered.get(item)!,
+          auditEvent: item.event,
+          cascade: item.cascade,
+        };
+      default:
+        throw new Error('unreachable');
+    }
+  });
+}
+
+interface LiveChild {
+  kind: string;
+  id: string;
+}
+
+/**
+ * What deleteResources would answer, without writing anything: the same judgement, then the
+ * transaction's effect simulated in order (a target deleted by an earlier one's cascade, or named
+ * twice, is already deleted by the time it comes).
+ */
+export async function previewDeletions(ctx: DeletionContext, targets: readonly DeletionTarget[]): Promise<PreviewResult[]> {
+  const verdicts = await Promise.all(targets.map((target) => judge(ctx, target)));
+  const gone = new Set<string>();
+  const key = (kind: string, id: string) => `${kind}\u0000${id}`;
+  const results: PreviewResult[] = [];
+  for (const verdict of verdicts) {
+    if (verdict.kind === 'reject') {
+      results.push(verdict.error);
+      continue;
+    }
+    const { resource } = verdict;
+    const already = verdict.kind === 'replay' || gone.has(key(resource.kind, resource.id));
+    const preview: DeletionPreview = {
+      __typename: 'DeletionPreview',
+      kind: resource.kind,
+      id: resource.id,
+      provider: resource.provider,
+      alreadyDeleted: already,
+      documentsDeleted: 0,
+      commentsDeleted: 0,
+      resource,
+    };
+    if (!already) {
+      gone.add(key(resource.kind, resource.id));
+      const children = resource.kind === 'SESSION' || resource.kind === 'DOCUMENT' ? await ctx.db.read(liveChildren(resource)) : [];
+      for (const child of children) {
+        if (gone.has(key(child.kind, child.id))) continue;
+        gone.add(key(child.kind, child.id));
+        if (child.kind === 'DOCUMENT') preview.documentsDeleted += 1;
+        else preview.commentsDeleted += 1;
+      }
+    }
+    results.push(preview);
+  }
+  return results;
+}
+
+/** The rows a delete of a session or document would mark with it (what is not deleted yet). */
+function* liveChildren(resource: CatalogResource): Work<LiveChild[]> {
+  return resource.kind === 'SESSION'
+    ? yield* all<LiveChild>("SELECT kind, id FROM resources WHERE session_id = ? AND kind IN ('DOCUMENT', 'COMMENT') AND deleted_at IS NULL", [resource.id])
+    : yield* all<LiveChild>("SELECT kind, id FROM resources WHERE document_id = ? AND kind = 'COMMENT' AND deleted_at IS NULL", [resource.id]);
 }
 
 /**

@@ -3,7 +3,7 @@
 import type { DeletionSuccess } from '../deletion/pipeline.ts';
 import { isObject } from '../domain.ts';
 import { DeletionInterface, deleteMutation } from './deletion.ts';
-import { builder } from './builder.ts';
+import { builder, type GraphQLContext } from './builder.ts';
 
 export interface StoredObjectShape {
   bucket: string;
@@ -35,7 +35,7 @@ const BatchJob = builder.objectRef<JobShape>('BatchJob').implement({
   }),
 });
 
-const StoredObject = builder.objectRef<StoredObjectShape>('StoredObject').implement({
+export const StoredObject = builder.objectRef<StoredObjectShape>('StoredObject').implement({
   description: "An output object of a Daily batch job (an S3 object named in the job's `output`).",
   fields: (t) => ({
     bucket: t.exposeString('bucket'),
@@ -50,6 +50,12 @@ function text(value: unknown): string | null {
 }
 
 /** Daily's `output` (`transcription[]` and `summary`, each with `format` and `s3Config`) → objects. */
+/** The part of a job's output objects in a custom bucket (DAILY_CUSTOM_BUCKETS), which Daily does not delete. */
+export function retainedObjectsOf(output: unknown, ctx: Pick<GraphQLContext, 'config'>): StoredObjectShape[] {
+  const custom = new Set(ctx.config.daily.customBuckets);
+  return storedObjectsOf(output).filter((object) => custom.has(object.bucket));
+}
+
 export function storedObjectsOf(output: unknown): StoredObjectShape[] {
   if (!isObject(output)) return [];
   const entries = [...(Array.isArray(output.transcription) ? output.transcription : []), output.summary];
@@ -103,18 +109,18 @@ const BatchJobDeletion = builder.objectRef<BatchJobDeletionShape>('BatchJobDelet
 });
 
 deleteMutation<{ batchJobId: string }, BatchJobDeletionShape>({
+  kind: 'BATCH_JOB',
   field: 'deleteBatchJob',
+  idArg: 'batchJobId',
   result: 'DeleteBatchJobResult',
   description: 'Delete a Daily batch job and the objects Daily stored for it. Admins and members may.',
   args: { batchJobId: 'The Daily batch job id (a UUID).' },
   payload: BatchJobDeletion,
-  target: (args) => ({ kind: 'BATCH_JOB', args, idArg: 'batchJobId' }),
   shape: (success, ctx) => {
     // Daily's answer once it has given one: a confirmation, or a job body reporting an error (FAILED).
     const job = success.upstream.status === 'PENDING' ? null : jobOf(success.upstream.result?.job);
     const output = job ? job.output : success.resource.attributes?.output;
-    const custom = new Set(ctx.config.daily.customBuckets);
     const outputObjects = storedObjectsOf(output);
-    return { ...success, job, outputObjects, retainedObjects: outputObjects.filter((object) => custom.has(object.bucket)) };
+    return { ...success, job, outputObjects, retainedObjects: retainedObjectsOf(output, ctx) };
   },
 });

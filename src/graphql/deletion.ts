@@ -90,6 +90,8 @@ export const DeletionInterface = builder.interfaceRef<DeletionSuccess>('Deletion
 });
 
 export interface DeleteMutation<Args extends Record<string, string>, Payload> {
+  /** The resource kind it deletes. */
+  kind: ResourceKind;
   /** The mutation field, e.g. deleteTranscription. */
   field: string;
   /** The result union, e.g. DeleteTranscriptionResult. */
@@ -97,16 +99,44 @@ export interface DeleteMutation<Args extends Record<string, string>, Payload> {
   description: string;
   /** Every argument is a required ID; described here in order. */
   args: { [K in keyof Args]: string };
+  /** Which argument is the resource's own id (a DeleteTarget's `id`). */
+  idArg: keyof Args & string;
   // Pothos refs are invariant in their schema types, so the payload ref is taken loosely here; the
   // union below still checks at build time that it is an object type implementing Deletion.
   payload: ObjectRef<any, Payload>;
-  target: (args: Args) => DeletionTarget;
+  /** Which arguments the loaded row must match (a document must be in the named session …), else NotFound. */
+  match?: (args: Args) => DeletionTarget['match'];
   /** Extra work on success (e.g. Daily's retained objects); defaults to the pipeline's answer. */
   shape?: (success: DeletionSuccess, ctx: GraphQLContext) => Payload | Promise<Payload>;
 }
 
+/** What deleteResources needs of each single mutation: its arguments, its target and its payload. */
+export interface DeleteKind {
+  field: string;
+  argNames: string[];
+  idArg: string;
+  target: (args: Record<string, string>) => DeletionTarget;
+  payloadName: string;
+  // Loosely typed for the same reason as DeleteMutation.payload.
+  payload: ObjectRef<any, unknown>;
+  shape: (success: DeletionSuccess, ctx: GraphQLContext) => unknown;
+}
+
+/** The single delete mutation of each kind, as registered below (deleteResources judges each target as it). */
+export const DELETE_KINDS = new Map<ResourceKind, DeleteKind>();
+
 export function deleteMutation<Args extends Record<string, string>, Payload>(spec: DeleteMutation<Args, Payload>): void {
   const payloadName = spec.payload.name;
+  const target = (args: Args): DeletionTarget => ({ kind: spec.kind, args, idArg: spec.idArg, ...(spec.match ? { match: spec.match(args) } : {}) });
+  DELETE_KINDS.set(spec.kind, {
+    field: spec.field,
+    argNames: Object.keys(spec.args),
+    idArg: spec.idArg,
+    target: (args) => target(args as Args),
+    payloadName,
+    payload: spec.payload,
+    shape: (success, ctx) => (spec.shape ? spec.shape(success, ctx) : success),
+  });
   const union = builder.unionType(spec.result, {
     description: `${payloadName}, or why not: NotFoundError, PermissionDeniedError, ValidationError.`,
     types: [spec.payload, ...ERROR_TYPES],
@@ -121,7 +151,7 @@ export function deleteMutation<Args extends Record<string, string>, Payload>(spe
       ) as never,
       resolve: (async (_root: unknown, rawArgs: Record<string, unknown>, ctx: GraphQLContext) => {
         const args = Object.fromEntries(Object.entries(rawArgs).map(([k, v]) => [k, String(v)])) as Args;
-        const [result] = await deleteResources(deletionContext(ctx), [spec.target(args)]);
+        const [result] = await deleteResources(deletionContext(ctx), [target(args)]);
         if (!result) throw new Error('the pipeline returned no result');
         if (isGatewayError(result)) return result;
         return spec.shape ? spec.shape(result, ctx) : result;

@@ -7,6 +7,8 @@ import './transcription.ts';
 import './scriptix.ts';
 import './track.ts';
 import './batch-job.ts';
+// After every single delete mutation: deleteResources answers with their payloads.
+import './bulk.ts';
 import './operator.ts';
 import './proofs.ts';
 import './live.ts';

@@ -35,33 +35,33 @@ const CommentDeletion = builder.objectRef<DeletionSuccess>('CommentDeletion').im
 });
 
 deleteMutation<{ sessionId: string }, DeletionSuccess>({
+  kind: 'SESSION',
   field: 'deleteSession',
+  idArg: 'sessionId',
   result: 'DeleteSessionResult',
   description: 'Delete a Scriptix session and everything in it. Its owner or an admin may.',
   args: { sessionId: 'The Scriptix session id.' },
   payload: SessionDeletion,
-  target: (args) => ({ kind: 'SESSION', args, idArg: 'sessionId' }),
 });
 
 deleteMutation<{ sessionId: string; documentId: string }, DeletionSuccess>({
+  kind: 'DOCUMENT',
   field: 'deleteDocument',
+  idArg: 'documentId',
   result: 'DeleteDocumentResult',
   description: 'Delete a document of a Scriptix session and its comments. Its owner or an admin may. A document of another session is NotFoundError.',
   args: { sessionId: 'The session the document belongs to.', documentId: 'The document id.' },
   payload: DocumentDeletion,
-  target: (args) => ({ kind: 'DOCUMENT', args, idArg: 'documentId', match: { sessionId: args.sessionId } }),
+  match: (args) => ({ sessionId: args.sessionId }),
 });
 
 deleteMutation<{ sessionId: string; documentId: string; commentId: string }, DeletionSuccess>({
+  kind: 'COMMENT',
   field: 'deleteComment',
+  idArg: 'commentId',
   result: 'DeleteCommentResult',
   description: "Delete a comment of a Scriptix document. The comment's owner, the document's or session's owner, or an admin may.",
   args: { sessionId: 'The session of the document.', documentId: 'The document the comment is on.', commentId: 'The comment id.' },
   payload: CommentDeletion,
-  target: (args) => ({
-    kind: 'COMMENT',
-    args,
-    idArg: 'commentId',
-    match: { sessionId: args.sessionId, documentId: args.documentId },
-  }),
+  match: (args) => ({ sessionId: args.sessionId, documentId: args.documentId }),
 });

@@ -22,10 +22,12 @@ const TrackDeletion = builder.objectRef<DeletionSuccess>('TrackDeletion').implem
 });
 
 deleteMutation<{ organizationId: string; trackId: string }, DeletionSuccess>({
+  kind: 'TRACK',
   field: 'deleteTrack',
+  idArg: 'trackId',
   result: 'DeleteTrackResult',
   description: "Delete an Aitronos music track. Only its creator may (seed 003). `organizationId` must be yours and the track's.",
   args: { organizationId: 'Your organisation, which the track belongs to.', trackId: 'The track id (`mtrack_…`).' },
   payload: TrackDeletion,
-  target: (args) => ({ kind: 'TRACK', args, idArg: 'trackId', match: { organizationId: args.organizationId } }),
+  match: (args) => ({ organizationId: args.organizationId }),
 });

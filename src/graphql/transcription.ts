@@ -15,10 +15,11 @@ const TranscriptionDeletion = builder.objectRef<DeletionSuccess>('TranscriptionD
 });
 
 deleteMutation<{ transcriptionId: string }, DeletionSuccess>({
+  kind: 'TRANSCRIPTION',
   field: 'deleteTranscription',
+  idArg: 'transcriptionId',
   result: 'DeleteTranscriptionResult',
   description: 'Delete a transcription (Aitronos audio or Rev AI). Admins and members of its organisation may.',
   args: { transcriptionId: 'The transcription id: `trans_…` at Aitronos, the job id at Rev AI.' },
   payload: TranscriptionDeletion,
-  target: (args) => ({ kind: 'TRANSCRIPTION', args, idArg: 'transcriptionId' }),
 });

@@ -76,3 +76,18 @@ export function* releaseLeases(instanceId: string, now: Date): Work<number> {
     [now.toISOString(), prefix.length, prefix],
   );
 }
+
+/**
+ * A deletion whose caller committed it but never made its call (a call of many targets that ran
+ * out of time): its lease is released and its attempt uncounted, due now, so a worker delivers it.
+ * Null when `owner` no longer holds it.
+ */
+export function* handOver(kind: string, resourceId: string, owner: string, now: Date): Work<UpstreamDeletionRow | null> {
+  const row = yield* get(
+    `UPDATE upstream_deletions SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1, reason = 'QUEUED',
+       next_attempt_at = ?, updated_at = ?
+     WHERE kind = ? AND resource_id = ? AND lease_owner = ? AND status = 'PENDING' RETURNING ${OUTBOX_COLUMNS}`,
+    [now.toISOString(), now.toISOString(), kind, resourceId, owner],
+  );
+  return row ? decodeOutbox(row) : null;
+}

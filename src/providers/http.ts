@@ -10,6 +10,12 @@ import { ADAPTERS } from './registry.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * Provider calls in flight at once, per provider, per caller: the worker's default, and the bound a
+ * call of many targets (deleteResources) keeps to, so one request cannot flood a provider.
+ */
+export const CALLS_PER_PROVIDER = 16;
+
 export interface ProviderCall {
   outcome: UpstreamOutcome;
   latencyMs: number;

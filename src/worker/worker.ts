@@ -12,7 +12,7 @@ import { recordOutcome } from '../outbox/record.ts';
 import type { UpstreamDeletionRow } from '../outbox/row.ts';
 import type { Logger } from '../logging.ts';
 import type { Observer } from '../observer.ts';
-import type { ProviderClient } from '../providers/http.ts';
+import { CALLS_PER_PROVIDER, type ProviderClient } from '../providers/http.ts';
 import type { Runtime } from '../runtime.ts';
 import { Circuits, healthyAnswer, type Circuit } from './circuit.ts';
 
@@ -52,7 +52,7 @@ export class Worker {
     options: WorkerOptions = {},
   ) {
     this.owner = `${instanceId}/worker`;
-    this.concurrency = options.concurrencyPerProvider ?? 16;
+    this.concurrency = options.concurrencyPerProvider ?? CALLS_PER_PROVIDER;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     this.circuits = options.circuits ?? new Circuits(runtime.clock, options.circuitThreshold, options.circuitCooldownMs);
     for (const provider of PROVIDERS) {

@@ -37,6 +37,8 @@ function lostConnection(error: unknown): boolean {
   return error instanceof Error && /Connection terminated/i.test(error.message);
 }
 const MAX_TRIES = 5;
+/** Held by every write transaction (see runBatch). */
+const WRITE_LOCK = 727_346_119;
 /** Held while migrating, so processes starting together do not apply a migration twice. */
 const MIGRATION_LOCK = 727_346_118;
 
@@ -55,8 +57,32 @@ export function describeConnectionError(error: unknown, url: string): string {
   return `cannot use PostgreSQL at ${where}: ${message}${typeof code === 'string' && !message.includes(code) ? ` (${code})` : ''}`;
 }
 
+interface Queued {
+  body: () => Work<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  tries: number;
+}
+
+/** Bodies per transaction at most: a batch holds its locks until it commits. */
+const MAX_BATCH = 200;
+/**
+ * Write transactions per process at once. Writes to one organisation's log queue for its head row
+ * anyway; more batches waiting on it would only hold pooled connections the reads need, and what
+ * waits here joins the next, larger batch.
+ */
+const WRITE_BATCHES = 2;
+
+function retryable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && RETRYABLE.has(code);
+}
+
 export class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
+  private readonly waiting: Queued[] = [];
+  private scheduled = false;
+  private active = 0;
   private readonly texts = new Map<string, { text: string; name: string | undefined }>();
 
   constructor(
@@ -94,33 +120,102 @@ export class PostgresDatabase implements Database {
     return stepAsync(work, (statement) => this.execute(this.pool, statement));
   }
 
-  async write<T>(body: () => Work<T>): Promise<T> {
-    for (let attempt = 1; ; attempt += 1) {
-      const client = await this.pool.connect();
-      let broken: Error | undefined;
-      let committing = false;
-      try {
-        await client.query('BEGIN');
-        const value = await stepAsync(body(), (statement) => this.execute(client, statement));
-        committing = true;
-        await client.query('COMMIT');
-        return value;
-      } catch (error) {
-        try {
-          await client.query('ROLLBACK');
-        } catch (rollback) {
-          // The connection itself failed: give it back broken so the pool replaces it.
-          broken = rollback instanceof Error ? rollback : new Error(String(rollback));
-        }
-        const code = (error as { code?: unknown }).code;
-        const again = (typeof code === 'string' && RETRYABLE.has(code)) || (!committing && lostConnection(error));
-        if (again && attempt < MAX_TRIES) continue;
-        throw error;
-      } finally {
-        client.release(broken);
-      }
+  write<T>(body: () => Work<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.enqueue({ body, resolve: resolve as (value: unknown) => void, reject, tries: 0 }, false));
+  }
+
+  private enqueue(item: Queued, retry: boolean): void {
+    if (retry) item.tries += 1;
+    this.waiting.push(item);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.pump());
     }
   }
+
+  /** Starts batches of what waits, at most WRITE_BATCHES at a time (the rest of the pool serves reads). */
+  private pump(): void {
+    this.scheduled = false;
+    while (this.active < WRITE_BATCHES && this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, MAX_BATCH);
+      this.active += 1;
+      void this.runBatch(batch).finally(() => {
+        this.active -= 1;
+        if (this.waiting.length > 0 && !this.scheduled) {
+          this.scheduled = true;
+          setImmediate(() => this.pump());
+        }
+      });
+    }
+  }
+
+  /**
+   * Group commit, as SQLite does it: the bodies queued in one turn of the event loop share one
+   * transaction, each in a savepoint of its own, so one commit (one WAL flush) serves them all and
+   * one that fails is rolled back alone. A body that loses a deadlock or a serialization conflict,
+   * or every body when the connection is lost before COMMIT, runs again in a later batch.
+   */
+  private async runBatch(batch: Queued[]): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    let broken: Error | undefined;
+    const done: { item: Queued; value: unknown }[] = [];
+    const again: Queued[] = [];
+    let committing = false;
+    // The body being run: when its connection fails, neither its savepoint nor the batch settles it.
+    let current: Queued | null = null;
+    try {
+      await client.query('BEGIN');
+      // One write transaction at a time across every process on this database. A batch's bodies
+      // lock the head rows of the logs they append to, in the order they come; two batches that met
+      // the same two logs in opposite orders would deadlock (PostgreSQL breaks it after
+      // deadlock_timeout, but every break costs a second). Taken first, this lock orders them; the
+      // batches grow under load, so one at a time still commits hundreds of bodies per flush.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
+      for (const item of batch) {
+        current = item;
+        await client.query('SAVEPOINT body');
+        try {
+          const value = await stepAsync(item.body(), (statement) => this.execute(client, statement));
+          await client.query('RELEASE SAVEPOINT body');
+          done.push({ item, value });
+        } catch (error) {
+          await client.query('ROLLBACK TO SAVEPOINT body');
+          await client.query('RELEASE SAVEPOINT body');
+          if (retryable(error) && item.tries + 1 < MAX_TRIES) again.push(item);
+          else item.reject(error);
+        }
+        current = null;
+      }
+      committing = true;
+      await client.query('COMMIT');
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollback) {
+        // The connection itself failed: give it back broken so the pool replaces it.
+        broken = rollback instanceof Error ? rollback : new Error(String(rollback));
+      }
+      client.release(broken);
+      // Nothing of the batch committed: the bodies that had run go again if the failure allows it.
+      const rerun = retryable(error) || (!committing && lostConnection(error));
+      for (const item of [...done.map((d) => d.item), ...(current ? [current] : [])]) {
+        if (rerun && item.tries + 1 < MAX_TRIES) again.push(item);
+        else item.reject(error);
+      }
+      for (const item of again) this.enqueue(item, true);
+      return;
+    }
+    client.release();
+    for (const { item, value } of done) item.resolve(value);
+    for (const item of again) this.enqueue(item, true);
+  }
+
 
   async ping(): Promise<boolean> {
     try {
