@@ -40,6 +40,7 @@ async function prepare(path: string, resources: ResourceInputValue[]): Promise<s
 let port = 4900;
 async function gateway(path: string): Promise<{ child: ChildProcess; url: string }> {
   port += 1;
+  let exited = false;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
     cwd: ROOT,
     env: {
@@ -50,7 +51,7 @@ async function gateway(path: string): Promise<{ child: ChildProcess; url: string
       DATABASE_PATH: path,
       AUDIT_SIGNING_KEY_FILE: join(work, 'audit-key.pem'),
       LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_MINUTE: '10000000',
+      RATE_LIMIT_PER_MINUTE: '1000000',
       UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS),
       AITRONOS_BASE_URL: simulators.baseUrls.aitronos,
       AITRONOS_API_KEY: credentials.aitronosApiKey,
@@ -63,8 +64,9 @@ async function gateway(path: string): Promise<{ child: ChildProcess; url: string
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  child.once('exit', () => (exited = true));
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i += 1) {
+  for (let i = 0; i < 300 && !exited; i += 1) {
     try {
       if ((await fetch(`${url}/healthz`)).ok) return { child, url };
     } catch {
@@ -72,7 +74,7 @@ async function gateway(path: string): Promise<{ child: ChildProcess; url: string
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error('gateway did not come up');
+  throw new Error(exited ? 'the gateway exited at start (see its error above)' : 'the gateway did not come up');
 }
 
 function peakRssMb(child: ChildProcess): number {
