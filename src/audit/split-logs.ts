@@ -8,43 +8,11 @@ import { GATEWAY_ACTOR } from '../domain.ts';
 import { all, get, run, type Work } from '../db/sql.ts';
 import type { Runtime } from '../runtime.ts';
 import { appendEvent } from './append.ts';
-import { canonicalJson, chainHash } from './chain.ts';
+import { chainHash } from './chain.ts';
+import { STORED_EVENT_COLUMNS, storedBody, type StoredEvent } from './event.ts';
 import { encodeFrontier, extendFrontier, leafHashOf, logIdOf, type LogHead } from './log.ts';
 
 const CHUNK = 5_000;
-
-interface LegacyRow {
-  seq: number;
-  id: string;
-  at: string;
-  actor: string;
-  organizationId: string | null;
-  action: string;
-  resourceKind: string | null;
-  resourceId: string | null;
-  provider: string | null;
-  outcome: string;
-  requestId: string | null;
-  traceId: string | null;
-  upstreamHttpStatus: number | null;
-  details: string | null;
-  previousHash: string | null;
-  hash: string;
-}
-
-/** The canonical body of a stored row (chain.ts), or null when its details are not JSON (tampered). */
-function canonicalBody(row: LegacyRow): string | null {
-  let details = 'null';
-  if (row.details !== null) {
-    try {
-      details = canonicalJson(JSON.parse(row.details));
-    } catch {
-      return null;
-    }
-  }
-  const fields = [row.id, row.at, row.actor, row.organizationId, row.action, row.resourceKind, row.resourceId, row.provider, row.outcome, row.requestId, row.traceId, row.upstreamHttpStatus];
-  return `${canonicalJson(fields).slice(0, -1)},${details}]`;
-}
 
 /** Whether any event still waits for its log (the cheap check made at every start). */
 export function* needsSplit(): Work<boolean> {
@@ -64,15 +32,12 @@ export function* splitIntoLogs(runtime: Runtime, issuedSeq: number | null): Work
   let moved = 0;
   let lastSeq = 0;
   for (;;) {
-    const rows = yield* all<LegacyRow>(
-      `SELECT seq, id, at, actor, organization_id AS "organizationId", action, resource_kind AS "resourceKind",
-         resource_id AS "resourceId", provider, outcome, request_id AS "requestId", trace_id AS "traceId",
-         upstream_http_status AS "upstreamHttpStatus", details, previous_hash AS "previousHash", hash
-       FROM audit_events WHERE log_id IS NULL AND seq > ? ORDER BY seq LIMIT ?`,
+    const rows = yield* all<StoredEvent>(
+      `SELECT ${STORED_EVENT_COLUMNS} FROM audit_events WHERE log_id IS NULL AND seq > ? ORDER BY seq LIMIT ?`,
       [lastSeq, CHUNK],
     );
     for (const row of rows) {
-      const body = canonicalBody(row);
+      const body = storedBody(row);
       // The old chain, checked on the way: each row's link and its content, as `audit verify` did.
       if (firstInvalid === null && (row.previousHash !== oldPrevious || body === null || chainHash(oldPrevious, body) !== row.hash)) firstInvalid = row.id;
       oldPrevious = row.hash;

@@ -5,11 +5,11 @@
 // other requests between chunks.
 import type { Database } from '../db/database.ts';
 import { all, get, type Work } from '../db/sql.ts';
-import { canonicalJson, chainHash } from './chain.ts';
+import { chainHash } from './chain.ts';
 import { checkpointsBetween, latestCheckpoint, type StoredCheckpoint } from './checkpoint.ts';
 import { EMPTY_ROOT } from './merkle.ts';
 import { openNote, parseCheckpoint, parseVerifierKey, verifyNote, type VerifierKey } from './note.ts';
-import { AUDIT_COLUMNS, decodeAuditEvent, type AuditEventRow } from './event.ts';
+import { AUDIT_COLUMNS, STORED_EVENT_COLUMNS, decodeAuditEvent, storedBody, type AuditEventRow, type StoredEvent } from './event.ts';
 import { decodeFrontier, extendFrontier, leafHashOf, logIdOf, rootOfFrontier, type StoredNode } from './log.ts';
 
 export interface Verification {
@@ -39,48 +39,8 @@ export const RELINKED =
 
 const CHUNK_ROWS = 10_000;
 
-interface ChainRow {
-  logIndex: number;
-  id: string;
-  at: string;
-  actor: string;
-  organizationId: string | null;
-  action: string;
-  resourceKind: string | null;
-  resourceId: string | null;
-  provider: string | null;
-  outcome: string;
-  requestId: string | null;
-  traceId: string | null;
-  upstreamHttpStatus: number | null;
-  /** The stored text: verification parses it itself, and details that are not JSON are a tampered row, not a crash. */
-  details: string | null;
-  previousHash: string | null;
-  hash: string;
-}
-
-const CHAIN_COLUMNS = `log_index AS "logIndex", id, at, actor, organization_id AS "organizationId", action,
-  resource_kind AS "resourceKind", resource_id AS "resourceId", provider, outcome, request_id AS "requestId",
-  trace_id AS "traceId", upstream_http_status AS "upstreamHttpStatus", details, previous_hash AS "previousHash", hash`;
-
-/** The canonical body of a stored row (chain.ts eventHash's input), or null when its details are not JSON. */
-function canonicalBody(row: ChainRow): string | null {
-  let body = '[';
-  for (const value of [row.id, row.at, row.actor, row.organizationId, row.action, row.resourceKind, row.resourceId, row.provider, row.outcome, row.requestId, row.traceId]) {
-    // Strings and nulls are nearly every column: skip canonicalJson's call for them (same output).
-    body += `${value === null ? 'null' : JSON.stringify(value)},`;
-  }
-  body += `${row.upstreamHttpStatus === null ? 'null' : canonicalJson(Number(row.upstreamHttpStatus))},`;
-  if (row.details === null) return `${body}null]`;
-  try {
-    return `${body}${canonicalJson(JSON.parse(row.details))}]`;
-  } catch {
-    return null;
-  }
-}
-
-function* chunk(logId: string, fromIndex: number): Work<ChainRow[]> {
-  return yield* all<ChainRow>(`SELECT ${CHAIN_COLUMNS} FROM audit_events WHERE log_id = ? AND log_index >= ? ORDER BY log_index LIMIT ?`, [
+function* chunk(logId: string, fromIndex: number): Work<StoredEvent[]> {
+  return yield* all<StoredEvent>(`SELECT ${STORED_EVENT_COLUMNS} FROM audit_events WHERE log_id = ? AND log_index >= ? ORDER BY log_index LIMIT ?`, [
     logId,
     fromIndex,
     CHUNK_ROWS,
@@ -166,7 +126,7 @@ export async function verifyLog(db: Database, logId: string, options: VerifyOpti
       if (index !== checked) return fail(checked + 1, row.id, `the event at index ${checked} is missing (the next one has index ${index})`);
       checked += 1;
       if (row.previousHash !== previous) return fail(checked, row.id, RELINKED);
-      const body = canonicalBody(row);
+      const body = storedBody(row);
       if (body === null || chainHash(previous, body) !== row.hash) return fail(checked, row.id, body === null ? `${CHANGED}: details is not JSON` : CHANGED);
       const extended = extendFrontier(frontier, index, leafHashOf(row.hash));
       frontier = extended.frontier;
