@@ -209,6 +209,20 @@ export function createGateway(deps: ServerDeps) {
   const limiter = new RateLimiter(config.rateLimitPerMinute, () => deps.runtime.clock.now().getTime());
   const circuits = deps.circuits ?? new Circuits(deps.runtime.clock);
 
+  /**
+   * The operation about to run, named in the request's scope for logs and metrics, once the
+   * presented credentials allow it: only introspection runs without a key.
+   */
+  const admit = (scope: RequestScope, document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode | undefined => {
+    const operation = selectedOperation(document, operationName);
+    scope.operationType = operation?.operation ?? null;
+    scope.operationName ??= operation?.name?.value.slice(0, 100) ?? null;
+    if (scope.refusal) throw authenticationRequired(scope.refusal);
+    const introspection = config.introspection && isIntrospectionOnly(document);
+    if (!scope.principal && !introspection) throw authenticationRequired('no API key');
+    return operation;
+  };
+
   const requestPlugin: Plugin<GraphQLContext> = {
     async onRequest({ request }) {
       const given = request.headers.get('x-request-id');
@@ -250,11 +264,7 @@ export function createGateway(deps: ServerDeps) {
     onExecute({ args }) {
       const scope = scopes.get((args.contextValue as YogaInitialContext).request);
       if (!scope) return;
-      const operation = selectedOperation(args.document, args.operationName);
-      scope.operationType = operation?.operation ?? null;
-      scope.operationName ??= operation?.name?.value.slice(0, 100) ?? null;
-      if (scope.refusal) throw authenticationRequired(scope.refusal);
-      if (!scope.principal && !(config.introspection && isIntrospectionOnly(args.document))) throw authenticationRequired('no API key');
+      const operation = admit(scope, args.document, args.operationName);
       if (scope.principal && operation?.operation === OperationTypeNode.MUTATION) {
         // All or nothing: a call with more deletes than the key has left is refused whole.
         const retryAfter = limiter.take(scope.principal.keyId, Math.max(1, rateCost(args.document, operation.selectionSet, args.variableValues)));
@@ -265,12 +275,7 @@ export function createGateway(deps: ServerDeps) {
     // and no mutation rate limit (open streams are bounded per key by the change feed).
     onSubscribe({ args }) {
       const scope = scopes.get((args.contextValue as YogaInitialContext).request);
-      if (!scope) return;
-      const operation = selectedOperation(args.document, args.operationName);
-      scope.operationType = operation?.operation ?? null;
-      scope.operationName ??= operation?.name?.value.slice(0, 100) ?? null;
-      if (scope.refusal) throw authenticationRequired(scope.refusal);
-      if (!scope.principal) throw authenticationRequired('no API key');
+      if (scope) admit(scope, args.document, args.operationName);
     },
     onResultProcess({ request, result }) {
       const scope = scopes.get(request);
