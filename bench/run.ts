@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { createKey } from '../src/auth/keys.ts';
+import { generateSigningKeyPem } from '../src/audit/note.ts';
 import { verifyAllLogs } from '../src/audit/verify.ts';
 import { registerResources, type ResourceInputValue } from '../src/catalog/register.ts';
 import { openDatabase } from '../src/db/open.ts';
@@ -27,6 +28,9 @@ const CREDENTIALS = {
 };
 const ORG = 'org_bench';
 const work = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
+// Production refuses to start without an audit signing key: one for this run, in its temp directory.
+const signingKeyFile = join(work, 'audit-signing-key.pem');
+writeFileSync(signingKeyFile, generateSigningKeyPem(), { mode: 0o600 });
 const children: ChildProcess[] = [];
 
 function node(args: string[], env: Record<string, string>, stdout: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
@@ -99,6 +103,7 @@ async function startGateway(dbPath: string, simulatorUrls: Record<string, string
       DAILY_BASE_URL: simulatorUrls.daily!,
       REVAI_BASE_URL: simulatorUrls.revai!,
       RATE_LIMIT_PER_MINUTE: '1000000',
+      AUDIT_SIGNING_KEY_FILE: signingKeyFile,
       ...extra,
     },
     'ignore',
