@@ -16,7 +16,6 @@ import {
   Kind,
 } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { AuditSigning } from './audit/signing-key.ts';
@@ -343,7 +342,9 @@ export function createGateway(deps: ServerDeps) {
           shouldPersistHeaders: false,
         }
       : false,
-    renderGraphiQL,
+    // Loaded on the first GraphiQL page only: the bundled editor is a third of the heap a started
+    // gateway holds, and a production gateway never serves it.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     cors: (request) => {
       const origin = request.headers.get('origin');
       if (!origin || !corsOriginAllowed(config, origin, deps.allowLocalhostOrigins ?? false)) return false;
