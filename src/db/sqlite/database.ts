@@ -149,6 +149,9 @@ export function openSqlite(path: string, options: OpenOptions = {}): SqliteDatab
   client.pragma('synchronous = NORMAL');
   client.pragma('foreign_keys = ON');
   client.pragma('busy_timeout = 5000');
+  // Each write body runs in a savepoint (group commit, see runBatch), whose sub-journal SQLite
+  // otherwise keeps in a temporary file: created, unlinked and closed again for every batch.
+  client.pragma('temp_store = MEMORY');
   migrate(drizzle(client), { migrationsFolder: resolve(MIGRATIONS_ROOT, 'sqlite') });
   const db = new SqliteDatabase(client, options.onQuery);
   splitLegacyChain(db);
