@@ -17,6 +17,7 @@ const SQLITE_ONLY = [
   'test/graphiql.browser.test.ts', // the sandbox (SQLite) in Chromium
   'test/sandbox.test.ts', // `npm start` on a fresh machine: SQLite
   'test/audit-keys.test.ts', // key files and the CLI that reads them, before any database
+  'test/compiled.test.ts', // builds dist/ (shared by the whole run) and runs it on a SQLite file
 ];
 
 /** Files about PostgreSQL itself: only in the PostgreSQL project. */

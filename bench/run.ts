@@ -1,7 +1,7 @@
 // `npm run bench`: measures the gateway against its floor, in one run, on this machine.
 // Every server runs in its own process (simulators, bare handler, gateway); the load generator
 // (autocannon) runs here. Results: a table on stdout and bench/results/latest.json (git-ignored).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { createKey } from '../src/auth/keys.ts';
+import { generateSigningKeyPem } from '../src/audit/note.ts';
 import { verifyAllLogs } from '../src/audit/verify.ts';
 import { registerResources, type ResourceInputValue } from '../src/catalog/register.ts';
 import { openDatabase } from '../src/db/open.ts';
@@ -27,10 +28,14 @@ const CREDENTIALS = {
 };
 const ORG = 'org_bench';
 const work = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
+// Production refuses to start without an audit signing key: one for this run, in its temp directory.
+const signingKeyFile = join(work, 'audit-signing-key.pem');
+writeFileSync(signingKeyFile, generateSigningKeyPem(), { mode: 0o600 });
 const children: ChildProcess[] = [];
 
-function node(args: string[], env: Record<string, string>, stdout: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+/** A node process: TypeScript through tsx (simulators, floor), or compiled JavaScript as production runs it. */
+function node(args: string[], env: Record<string, string>, stdout: 'pipe' | 'ignore' = 'pipe', compiled = false): ChildProcess {
+  const child = spawn(process.execPath, compiled ? args : ['--import', 'tsx', ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', stdout, 'inherit'],
@@ -87,7 +92,7 @@ let port = 4600;
 async function startGateway(dbPath: string, simulatorUrls: Record<string, string>, extra: Record<string, string> = {}) {
   port += 1;
   const child = node(
-    ['src/main.ts', 'serve'],
+    ['bin/gateway.mjs', 'serve'],
     {
       ...CREDENTIALS,
       NODE_ENV: 'production',
@@ -99,9 +104,11 @@ async function startGateway(dbPath: string, simulatorUrls: Record<string, string
       DAILY_BASE_URL: simulatorUrls.daily!,
       REVAI_BASE_URL: simulatorUrls.revai!,
       RATE_LIMIT_PER_MINUTE: '1000000',
+      AUDIT_SIGNING_KEY_FILE: signingKeyFile,
       ...extra,
     },
     'ignore',
+    true,
   );
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(url);
@@ -165,6 +172,9 @@ const gatewayBody = (id: string) =>
 const floorBody = (id: string) => JSON.stringify({ id });
 
 async function main() {
+  // The gateway runs what `npm start` runs: dist/, built from the sources as they are now.
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('npm run build failed');
   const sims = node(['src/simulators/cli.ts'], { ...CREDENTIALS, DAILY_CUSTOM_BUCKETS: 'bench-custom' });
   const simulatorUrls = JSON.parse(await firstLine(sims)) as Record<string, string>;
   const simControl = (path: string, method: string, body?: unknown) =>

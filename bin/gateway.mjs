@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// The `gateway` command: runs the TypeScript CLI through tsx (a runtime dependency), so an install
-// needs no build step.
-import { register } from 'tsx/esm/api';
+// The `gateway` command: runs the compiled CLI (dist/, built by `npm run build`, which `npm ci`
+// and `npm start` run themselves). No TypeScript loader at run time.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/main.ts');
+const main = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(main)) {
+  console.error('error: dist/ is missing: run `npm run build` (npm ci and npm start build it themselves)');
+  process.exit(1);
+}
+await import(main.href);

@@ -16,8 +16,7 @@ import {
   type ValidationContext,
   Kind,
 } from 'graphql';
-import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createGraphQLError, createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { AuditSigning } from './audit/signing-key.ts';
@@ -206,6 +205,8 @@ export function corsOriginAllowed(config: Config, origin: string, allowLocalhost
 export function createGateway(deps: ServerDeps) {
   const { config, db, logger, metrics } = deps;
   const scopes = new WeakMap<Request, RequestScope>();
+  /** Requests whose body went over the limit while it was read (chunked, or longer than declared). */
+  const oversized = new WeakSet<IncomingMessage>();
   const limiter = new RateLimiter(config.rateLimitPerMinute, () => deps.runtime.clock.now().getTime());
   const circuits = deps.circuits ?? new Circuits(deps.runtime.clock);
 
@@ -319,6 +320,21 @@ export function createGateway(deps: ServerDeps) {
     },
   };
 
+  // yoga's own limit (maxRequestBodySize) pipes every body through a TransformStream; the handler
+  // reads it instead (readBody), and this answers as yoga's would: the same errors, at the same point.
+  const bodyLimitPlugin: Plugin<GraphQLContext, { req: IncomingMessage }> = {
+    onRequestParse({ request, serverContext }) {
+      const contentLength = request.headers.get('content-length');
+      if (contentLength !== null) {
+        if (!/^\d+$/.test(contentLength)) {
+          throw createGraphQLError('Content-Length header is invalid.', { extensions: { http: { status: 400 }, code: 'BAD_REQUEST' } });
+        }
+        if (Number(contentLength) > ABUSE_LIMITS.maxRequestBodyBytes) throw requestBodyTooLarge();
+      }
+      if (oversized.has(serverContext.req)) throw requestBodyTooLarge();
+    },
+  };
+
   const introspectionPlugin: Plugin = {
     onValidate({ addValidationRule }) {
       if (!config.introspection) addValidationRule(NoSchemaIntrospectionCustomRule);
@@ -344,7 +360,8 @@ export function createGateway(deps: ServerDeps) {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     maskedErrors: { isDev: false },
-    maxRequestBodySize: ABUSE_LIMITS.maxRequestBodyBytes,
+    // Enforced by the handler and bodyLimitPlugin, without a stream per request.
+    maxRequestBodySize: false,
     // One operation per request: a JSON array of operations is refused (yoga's default, stated here).
     batching: false,
     logging: {
@@ -361,7 +378,9 @@ export function createGateway(deps: ServerDeps) {
           shouldPersistHeaders: false,
         }
       : false,
-    renderGraphiQL,
+    // Loaded on the first GraphiQL page only: the bundled editor is a third of the heap a started
+    // gateway holds, and a production gateway never serves it.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     cors: (request) => {
       const origin = request.headers.get('origin');
       if (!origin || !corsOriginAllowed(config, origin, deps.allowLocalhostOrigins ?? false)) return false;
@@ -375,7 +394,7 @@ export function createGateway(deps: ServerDeps) {
         maxAge: 600,
       };
     },
-    plugins: [requestPlugin, useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), introspectionPlugin, armorPlugin],
+    plugins: [requestPlugin, useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), introspectionPlugin, armorPlugin, bodyLimitPlugin],
     context: ({ request }): GraphQLContext => {
       const scope = scopes.get(request)!;
       return {
@@ -442,7 +461,23 @@ export function createGateway(deps: ServerDeps) {
       streams.add(res);
       res.once('close', () => streams.delete(res));
     }
-    void yoga(req, res);
+    if (req.method !== 'POST') {
+      void yoga(req, res);
+      return;
+    }
+    readBody(req, ABUSE_LIMITS.maxRequestBodyBytes).then(
+      (read) => {
+        if (read === 'too-large') oversized.add(req);
+        // whatwg-node takes a body already read from `req.body` instead of piping the stream
+        // through a TransformStream (yoga's size limit) and an AbortController per request.
+        else if (read.length > 0) (req as IncomingMessage & { body?: Buffer }).body = read;
+        void yoga(req, res);
+      },
+      () => {
+        // The client went away before its body ended: there is nobody to answer.
+        res.destroy();
+      },
+    );
   };
 
   /**
@@ -457,6 +492,52 @@ export function createGateway(deps: ServerDeps) {
     return open;
   }
   return { yoga, handler, endStreams };
+}
+
+function requestBodyTooLarge(): GraphQLError {
+  return createGraphQLError('Request body too large', { extensions: { http: { status: 413 }, code: 'REQUEST_ENTITY_TOO_LARGE' } });
+}
+
+/**
+ * A request's body, whole, or 'too-large' as soon as it passes `limit` bytes (what is left is read
+ * and dropped, so the connection can answer). Not read at all when Content-Length already says too
+ * much: bodyLimitPlugin refuses it from the header. Rejects when the client goes away first.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) return Promise.resolve('too-large');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.resume();
+      settle();
+      resolve('too-large');
+    };
+    const onEnd = () => {
+      settle();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onGone = () => {
+      settle();
+      reject(new Error('request body incomplete'));
+    };
+    const settle = () => {
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onGone);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onGone);
+    req.once('close', onGone);
+  });
 }
 
 // ---- hostile HTTP: answered in front of yoga, always 4xx with a JSON body, never a stack trace ----

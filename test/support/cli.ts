@@ -51,8 +51,16 @@ function spareKeyFile(): string {
   return join(spareDir, 'audit-signing-key.pem');
 }
 
-export function startGatewayProcess(args: string[], env: Record<string, string>): GatewayProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: REPO_ROOT, env: childEnv(env) });
+export interface ProcessOptions {
+  /** Run the compiled CLI (bin/gateway.mjs → dist/, as `npm start` does) instead of src/ through tsx. */
+  compiled?: boolean;
+  /** The working directory (default: the repository). */
+  cwd?: string;
+}
+
+export function startGatewayProcess(args: string[], env: Record<string, string>, options: ProcessOptions = {}): GatewayProcess {
+  const entry = options.compiled ? [resolve(REPO_ROOT, 'bin/gateway.mjs')] : ['--import', 'tsx', 'src/main.ts'];
+  const child = spawn(process.execPath, [...entry, ...args], { cwd: options.cwd ?? REPO_ROOT, env: childEnv(env) });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -111,8 +119,8 @@ export function startGatewayProcess(args: string[], env: Record<string, string>)
 }
 
 /** Runs one command to completion. */
-export function runGateway(args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<CliResult> {
-  return startGatewayProcess(args, env).exited(timeoutMs);
+export function runGateway(args: string[], env: Record<string, string>, timeoutMs = 30_000, options: ProcessOptions = {}): Promise<CliResult> {
+  return startGatewayProcess(args, env, options).exited(timeoutMs);
 }
 
 /** A port that was free a moment ago: listen on 0, read it, close. */

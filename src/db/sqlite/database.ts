@@ -29,16 +29,31 @@ interface Queued {
   reject: (error: unknown) => void;
 }
 
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 export class SqliteDatabase implements Database {
   readonly dialect = 'sqlite' as const;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
   private queue: Queued[] | null = null;
+  /** A batch in one BEGIN IMMEDIATE, each body in a savepoint; made once (better-sqlite3 builds four wrappers per transaction()). */
+  private readonly batchTransaction: BetterSqlite3.Transaction<(batch: Queued[]) => Outcome[]>;
 
   constructor(
     /** The better-sqlite3 connection: for this driver and for tests that tamper with the file. */
     readonly client: BetterSqlite3.Database,
     private readonly onQuery?: OpenOptions['onQuery'],
-  ) {}
+  ) {
+    const inSavepoint = client.transaction((body: () => Work<unknown>) => stepSync(body(), this.execute));
+    this.batchTransaction = client.transaction((batch: Queued[]) =>
+      batch.map(({ body }): Outcome => {
+        try {
+          return { ok: true, value: inSavepoint(body) };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      }),
+    );
+  }
 
   private prepared(sql: Statement['sql']): BetterSqlite3.Statement {
     const text = typeof sql === 'string' ? sql : SQLITE_STATEMENTS[sql.primitive];
@@ -97,19 +112,9 @@ export class SqliteDatabase implements Database {
    */
   private runBatch(batch: Queued[]): void {
     this.queue = null;
-    let outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[];
+    let outcomes: Outcome[];
     try {
-      outcomes = this.client
-        .transaction(() =>
-          batch.map(({ body }) => {
-            try {
-              return { ok: true as const, value: this.client.transaction(() => stepSync(body(), this.execute))() };
-            } catch (error) {
-              return { ok: false as const, error };
-            }
-          }),
-        )
-        .immediate();
+      outcomes = this.batchTransaction.immediate(batch);
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
@@ -149,6 +154,9 @@ export function openSqlite(path: string, options: OpenOptions = {}): SqliteDatab
   client.pragma('synchronous = NORMAL');
   client.pragma('foreign_keys = ON');
   client.pragma('busy_timeout = 5000');
+  // Each write body runs in a savepoint (group commit, see runBatch), whose sub-journal SQLite
+  // otherwise keeps in a temporary file: created, unlinked and closed again for every batch.
+  client.pragma('temp_store = MEMORY');
   migrate(drizzle(client), { migrationsFolder: resolve(MIGRATIONS_ROOT, 'sqlite') });
   const db = new SqliteDatabase(client, options.onQuery);
   splitLegacyChain(db);
