@@ -124,6 +124,11 @@ interface RequestScope {
   principal: Principal | null;
   /** Why the presented credentials were refused, if they were. */
   refusal: string | null;
+  /**
+   * The key could not be looked up (the database failed: a dropped connection, a restart): thrown
+   * where yoga masks it ("Unexpected error.", 500), never answered as the driver's text.
+   */
+  lookupFailure: unknown;
   operationName: string | null;
   operationType: string | null;
   /** Top-level error codes and the codes of error values returned in result unions. */
@@ -232,11 +237,17 @@ export function createGateway(deps: ServerDeps) {
       const presented = presentedKey(request.headers.get('authorization'), request.headers.get('x-api-key'));
       let principal: Principal | null = null;
       let refusal: string | null = null;
+      let lookupFailure: unknown = null;
       if (presented.kind === 'conflict') refusal = 'Authorization and X-API-Key name different keys';
       else if (presented.kind === 'malformed') refusal = 'the Authorization header is not "Bearer KEY"';
       else if (presented.kind === 'key') {
-        principal = await principalForKey(db, presented.key);
-        if (!principal) refusal = 'unknown or revoked API key';
+        // An error here would reach whatwg-node, which answers its stack as text/plain.
+        try {
+          principal = await principalForKey(db, presented.key);
+          if (!principal) refusal = 'unknown or revoked API key';
+        } catch (error) {
+          lookupFailure = error ?? new Error('API key lookup failed');
+        }
       }
       scopes.set(request, {
         requestId,
@@ -244,10 +255,15 @@ export function createGateway(deps: ServerDeps) {
         startedAt: performance.now(),
         principal,
         refusal,
+        lookupFailure,
         operationName: null,
         operationType: null,
         codes: [],
       });
+    },
+    onRequestParse({ request }) {
+      const failure = scopes.get(request)?.lookupFailure;
+      if (failure) throw failure;
     },
     onParams({ request, params }) {
       const scope = scopes.get(request);
