@@ -64,6 +64,11 @@ export interface DeletionContext {
   instanceId: string;
   /** This process's provider circuits, shared with the worker: no inline call while one is open. */
   circuits: Circuits;
+  /**
+   * An erasure: the principal (an admin) deletes on behalf of the resources' owner, so the owner's
+   * rules apply (a track's creator rule included), and every event carries `details`.
+   */
+  onBehalfOf?: { subjectId: string; details: Record<string, unknown> };
 }
 
 /** Catalog fields a target's row must match, each named by the argument that carries the value. */
@@ -158,7 +163,8 @@ async function judge(ctx: DeletionContext, target: DeletionTarget): Promise<Verd
   }
 
   const ancestors = await loadAncestors(ctx.loaders, resource);
-  if (!mayDelete(ctx.principal, resource, ancestors)) {
+  const acting = ctx.onBehalfOf ? { ...ctx.principal, userId: ctx.onBehalfOf.subjectId } : ctx.principal;
+  if (!mayDelete(acting, resource, ancestors)) {
     return reject(
       permissionDenied(scope, `Your role (${ctx.principal.role}) or ownership does not allow deleting this ${target.kind.toLowerCase()}`, { ...target.args }),
       resource,
@@ -182,7 +188,7 @@ async function loadAncestors(loaders: Loaders, resource: CatalogResource): Promi
  * What of a caller's input may enter the append-only trail: an API key or a provider credential
  * pasted into an id argument is masked, since a row can never be corrected afterwards.
  */
-function auditable(ctx: DeletionContext, value: string): string {
+export function auditable(ctx: Pick<DeletionContext, 'config'>, value: string): string {
   let safe = maskSecrets(value);
   for (const { credential } of [ctx.config.aitronos, ctx.config.scriptix, ctx.config.daily, ctx.config.revai]) {
     if (credential) safe = safe.split(credential).join('[redacted]');
@@ -208,7 +214,7 @@ function auditInput(
     outcome,
     requestId: ctx.requestId,
     traceId: ctx.traceId,
-    details: { userId: ctx.principal.userId, ...details },
+    details: { userId: ctx.principal.userId, ...ctx.onBehalfOf?.details, ...details },
   };
 }
 
@@ -231,12 +237,12 @@ const MARK_SESSION_CHILDREN = 'UPDATE resources SET deleted_at = ?, deleted_by =
 const MARK_DOCUMENT_COMMENTS = `UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE kind = 'COMMENT' AND document_id = ? AND deleted_at IS NULL`;
 
 /** Marks the row and its cascade, writes the event and the outbox row; null when it was deleted meanwhile. */
-function* commitWork(ctx: DeletionContext, target: DeletionTarget, resource: CatalogResource): Work<Committed | null> {
+function* commitWork(ctx: DeletionContext, target: DeletionTarget, resource: CatalogResource, delivery: Delivery): Work<Committed | null> {
   const now = ctx.runtime.clock.now();
   const deletedAt = now.toISOString();
   const actor = actorOf(ctx.principal);
   // The inline call holds the outbox row's lease, so the worker never calls the provider alongside it.
-  const leaseOwner = `${ctx.instanceId}/request/${ctx.requestId}`;
+  const leaseOwner = delivery === 'inline' ? `${ctx.instanceId}/request/${ctx.requestId}` : null;
   const mark = [deletedAt, actor, deletedAt];
   if ((yield* run(MARK, [...mark, resource.kind, resource.id])) === 0) return null;
   const cascade = { documents: 0, comments: 0 };
@@ -257,10 +263,10 @@ function* commitWork(ctx: DeletionContext, target: DeletionTarget, resource: Cat
     organizationId: resource.organizationId,
     at: deletedAt,
     leaseOwner,
-    leaseUntil: leaseExpiry(ctx.config, now),
+    leaseUntil: leaseOwner ? leaseExpiry(ctx.config, now) : null,
     requestId: ctx.requestId,
   });
-  return { kind: 'committed', resource: { ...resource, deletedAt, deletedBy: actor, updatedAt: deletedAt }, deletedAt, event, upstream, cascade, leaseOwner };
+  return { kind: 'committed', resource: { ...resource, deletedAt, deletedBy: actor, updatedAt: deletedAt }, deletedAt, event, upstream, cascade, leaseOwner: leaseOwner ?? '' };
 }
 
 /**
@@ -296,13 +302,16 @@ function* replayWork(ctx: DeletionContext, target: DeletionTarget, stale: Catalo
   return { kind: target.kind, resource, deletedAt, alreadyDeleted: true, upstream, auditEvent: event, cascade: { documents: 0, comments: 0 } };
 }
 
-function* settleWork(ctx: DeletionContext, verdict: Verdict): Work<Settled> {
+/** Who makes the provider call: this request, under the row's lease, or the worker (row due at once, no lease). */
+type Delivery = 'inline' | 'worker';
+
+function* settleWork(ctx: DeletionContext, verdict: Verdict, delivery: Delivery = 'inline'): Work<Settled> {
   if (verdict.kind === 'reject') {
     const event = yield* appendEvent(ctx.runtime, auditInput(ctx, verdict.target, verdict.resource, verdict.outcome, verdict.details));
     return { kind: 'rejected', error: verdict.error, event };
   }
   if (verdict.kind === 'delete') {
-    const committed = yield* commitWork(ctx, verdict.target, verdict.resource);
+    const committed = yield* commitWork(ctx, verdict.target, verdict.resource, delivery);
     // Null: deleted meanwhile (a concurrent request, or an earlier target of this call): a replay.
     if (committed) return committed;
   }
@@ -329,6 +338,39 @@ function* settleAll(ctx: DeletionContext, verdicts: readonly Verdict[]): Work<(S
     }
   }
   return settled;
+}
+
+/** The verdicts of targets (reads only), for a caller that commits them in a transaction of its own. */
+export interface Judged {
+  verdicts: readonly Verdict[];
+  /** The first target that would be refused, if any (a caller committing all or nothing stops here). */
+  refused: GatewayError | null;
+}
+
+export async function judgeAll(ctx: DeletionContext, targets: readonly DeletionTarget[]): Promise<Judged> {
+  const verdicts = await Promise.all(targets.map((target) => judge(ctx, target)));
+  const refused = verdicts.find((verdict) => verdict.kind === 'reject');
+  return { verdicts, refused: refused?.kind === 'reject' ? refused.error : null };
+}
+
+/**
+ * Every verdict settled inside the caller's transaction, all or nothing (no savepoints: one failure
+ * fails the whole body), each new deletion queued for the worker instead of called now. Per target:
+ * the row the provider deletion is carried by (its own new one, or the one it was deleted with
+ * before), and whether it was deleted before.
+ */
+export function* settleForWorker(
+  ctx: DeletionContext,
+  judged: Judged,
+): Work<{ resource: CatalogResource; upstream: UpstreamDeletionRow; alreadyDeleted: boolean }[]> {
+  const out: { resource: CatalogResource; upstream: UpstreamDeletionRow; alreadyDeleted: boolean }[] = [];
+  for (const verdict of judged.verdicts) {
+    if (verdict.kind === 'reject') throw new Error('settleForWorker: a refused target cannot be settled');
+    const settled = yield* settleWork(ctx, verdict, 'worker');
+    if (settled.kind === 'committed') out.push({ resource: settled.resource, upstream: settled.upstream, alreadyDeleted: false });
+    else if (settled.kind === 'replayed') out.push({ resource: settled.success.resource, upstream: settled.success.upstream, alreadyDeleted: true });
+  }
+  return out;
 }
 
 // ---- step 3: the provider calls, bounded ------------------------------------------------------
