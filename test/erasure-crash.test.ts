@@ -76,7 +76,7 @@ describe('an erasure whose gateway is killed while delivering it', () => {
     }
     await register(inputs);
     // Slow providers, so the kill lands while the worker is delivering.
-    for (const simulator of [simulators.aitronos, simulators.scriptix, simulators.daily]) simulator.pushFault({ latencyMs: 60, times: Number.POSITIVE_INFINITY });
+    for (const simulator of [simulators.aitronos, simulators.scriptix, simulators.daily]) simulator.pushFault({ latencyMs: 150, times: Number.POSITIVE_INFINITY });
 
     const first = await startChildGateway(env());
     const response = await fetch(`${first.url}/graphql`, {
