@@ -12,6 +12,7 @@ import { silentObserver } from '../src/observer.ts';
 import { randomId, type Runtime } from '../src/runtime.ts';
 import { Worker } from '../src/worker/worker.ts';
 import { ORG, OTHER_ORG, TEST_CREDENTIALS, startTestGateway, type TestGateway } from './support/harness.ts';
+import { verifyEveryLog } from './support/database.ts';
 import { subscribe, subscribeRaw, nextEvents } from './support/sse.ts';
 
 let skew = 0;
@@ -238,6 +239,9 @@ describe('eraseSubject', () => {
     expect(verified.code).toBe(0);
     expect(verified.stdout).toContain(`erasure request ${request.id} for subject sam${p}`);
     expect(verified.stdout).toContain('10 item(s) confirmed deleted by their providers (AITRONOS_AUDIO, AITRONOS_MUSIC, DAILY, REV_AI, SCRIPTIX)');
+
+    // The events written many at once chain and tree as those written one by one.
+    expect(await verifyEveryLog(t.gateway.db)).toMatchObject({ valid: true, problems: [] });
 
     // No secret anywhere the gateway writes.
     const trail = JSON.stringify(await t.sql('SELECT * FROM audit_events'));

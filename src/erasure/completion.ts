@@ -47,10 +47,17 @@ export function* countItems(requestId: string): Work<ItemCounts> {
   return counts;
 }
 
+// From the pending side (index upstream_org_status): called on every recorded outcome, it must not
+// read all of a request's items each time (10,000 items, 9,000 outcomes). It stops at the first
+// pending row of the request; while the request runs that is usually the first pending row at all.
+const ANY_PENDING = `SELECT 1 AS pending FROM upstream_deletions u WHERE u.organization_id = ? AND u.status = 'PENDING'
+  AND EXISTS (SELECT 1 FROM erasure_items i WHERE i.carrier_kind = u.kind AND i.carrier_id = u.resource_id AND i.request_id = ?) LIMIT 1`;
+
 /** Audits the request's end if nothing is pending and it is not audited yet; true when it did. */
 export function* completeIfDone(runtime: Runtime, requestId: string, actor: string): Work<boolean> {
   const open = yield* get<{ id: string; organizationId: string; subjectId: string }>(LOCK_OPEN_REQUEST, [requestId]);
   if (!open) return false;
+  if (yield* get(ANY_PENDING, [open.organizationId, requestId])) return false;
   const counts = yield* countItems(requestId);
   if (counts.pending > 0) return false;
   const at = runtime.clock.now().toISOString();
