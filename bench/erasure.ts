@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import type { DatabaseTarget } from '../src/config.ts';
 import type { ResourceInputValue } from '../src/catalog/register.ts';
-import { benchmark, buildGateway, createPostgresDatabase, ORG, prepareResources, rssMiB, startGateway, startSimulators, stop, work } from './support.ts';
+import { benchmark, buildGateway, createPostgresDatabase, ORG, post, prepareResources, rssMiB, startGateway, startSimulators, stop, work } from './support.ts';
 
 const SUBJECT = 'bench-subject';
 const SCALE = Number(process.env.BENCH_ERASURE_SCALE ?? 1);
@@ -31,17 +31,6 @@ function subjectResources(): { resources: ResourceInputValue[]; calls: number; t
   const total = resources.length - 1;
   const calls = n(3000) + n(1000) + n(2000) + n(2000) + 2 * n(500);
   return { resources, calls, total };
-}
-
-async function post(url: string, key: string, query: string, variables: Record<string, unknown>) {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
-  if (body.errors) throw new Error(`request failed: ${JSON.stringify(body.errors)}`);
-  return body.data!;
 }
 
 const ERASE = `mutation($subject: ID!) { eraseSubject(input: { subjectId: $subject }) {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/open.ts';
 import { createLogger } from '../src/logging.ts';
 import { silentObserver } from '../src/observer.ts';
 import { randomId, type Runtime } from '../src/runtime.ts';
@@ -326,6 +327,31 @@ describe('eraseSubject', () => {
     expect((await t.sql("SELECT id FROM resources WHERE owner_id = 'big' AND deleted_at IS NOT NULL")).length).toBe(0);
     expect((await t.sql("SELECT id FROM erasure_requests WHERE subject_id = 'big'")).length).toBe(0);
   }, 120_000);
+});
+
+describe('several workers', () => {
+  it('two workers on two connections deliver erasures together: each completes, audited complete exactly once', async () => {
+    const second = await openDatabase(t.database.target);
+    try {
+      const workers = [worker, new Worker(second, t.config, runtime, t.gateway.client, silentObserver, createLogger('silent'), `erasure-${randomId('w2')}`)];
+      const ids: string[] = [];
+      for (let round = 0; round < 4; round += 1) {
+        const p = `w${round}`;
+        await t.register(
+          Array.from({ length: 30 }, (_, i) => ({ kind: 'TRANSCRIPTION' as const, id: `trans_${p}_${i}`, provider: 'AITRONOS_AUDIO' as const, organizationId: ORG, ownerId: `sam${p}` })),
+        );
+        ids.push((await erase(t.keys.admin, { subjectId: `sam${p}` })).id);
+      }
+      await Promise.all(workers.map((w) => w.drain()));
+      await Promise.all(workers.map((w) => w.drain()));
+      for (const id of ids) {
+        expect((await status(id)).status).toBe('COMPLETED');
+        expect(await completions(id)).toHaveLength(1);
+      }
+    } finally {
+      await second.close();
+    }
+  });
 });
 
 describe('who may erase and see erasures', () => {
