@@ -68,7 +68,8 @@ export async function seedDemo(db: Database, runtime: Runtime, config: Config, s
     track: `mtrack_demo${run}`,
     batchJob: crypto.randomUUID(),
     // The demo data subject (eraseSubject): something at every provider, a session of their own
-    // (deleted with its document and comment in one call) and a document in mo's session (one by one).
+    // (deleted with its document and comment in one call) and a document in a session of mo's (one by
+    // one; not the demo session above, whose cascade counts the other demo operations show).
     erasureSubject: `demo-subject-${run}`,
     subjectTranscription: `trans_subj${run}`,
     subjectRevaiTranscription: `revsubj${run}`,
@@ -76,6 +77,7 @@ export async function seedDemo(db: Database, runtime: Runtime, config: Config, s
     subjectDocument: `doc_subj${run}`,
     subjectComment: `cmt_subj${run}`,
     subjectDocumentElsewhere: `doc_subj${run}x`,
+    moSession: `sess_mo${run}`,
     subjectTrack: `mtrack_subj${run}`,
     subjectBatchJob: crypto.randomUUID(),
   };
@@ -117,7 +119,8 @@ function subjectResources(ids: Record<string, string>): ResourceInputValue[] {
     { kind: 'SESSION', id: ids.subjectSession!, ...theirs },
     { kind: 'DOCUMENT', id: ids.subjectDocument!, sessionId: ids.subjectSession!, ...theirs },
     { kind: 'COMMENT', id: ids.subjectComment!, sessionId: ids.subjectSession!, documentId: ids.subjectDocument!, ...theirs },
-    { kind: 'DOCUMENT', id: ids.subjectDocumentElsewhere!, sessionId: ids.session!, ...theirs },
+    { kind: 'SESSION', id: ids.moSession!, organizationId: DEMO_ORG, ownerId: 'mo' },
+    { kind: 'DOCUMENT', id: ids.subjectDocumentElsewhere!, sessionId: ids.moSession!, ...theirs },
     { kind: 'TRACK', id: ids.subjectTrack!, ...theirs },
     { kind: 'BATCH_JOB', id: ids.subjectBatchJob!, ...theirs },
   ];
