@@ -1,7 +1,7 @@
 // `npm run bench:erasure`: one data-subject erasure of 10,000 resources at all five providers, with
 // the simulators, against the compiled `gateway serve` (its worker delivering): how long the
 // eraseSubject mutation takes to answer (goal: under 2 s), how long until the request is COMPLETED,
-// the gateway's peak RSS (VmHWM), and that no provider resource was deleted twice. On a SQLite file,
+// how long its receipt takes to build, the gateway's peak RSS (VmHWM), and that no provider resource was deleted twice. On a SQLite file,
 // and on PostgreSQL too when BENCH_DATABASE_URL (or TEST_DATABASE_URL) names a server.
 //   The subject's 10,000: 3,000 Aitronos transcriptions, 1,000 Rev AI jobs, 2,000 tracks, 2,000
 //   Daily batch jobs, 500 Scriptix sessions each with a document and a comment (one call each) and
@@ -54,6 +54,9 @@ async function run(label: string, target: DatabaseTarget, simulators: Awaited<Re
       if (performance.now() - started > 600_000) throw new Error(`not completed after 10 minutes: ${JSON.stringify(state)}`);
     }
     const completedMs = performance.now() - started;
+    const receiptStarted = performance.now();
+    const { receipt } = (await post(url, key, 'query($id: ID!) { erasureRequest(id: $id) { receipt } }', { id: answer.id })).erasureRequest;
+    const receiptMs = performance.now() - receiptStarted;
     const peakRssMb = rssMiB(child.pid, 'VmHWM');
     // Successful deletes per resource path, per simulator (Aitronos serves audio and music).
     const counts: number[] = [];
@@ -67,6 +70,7 @@ async function run(label: string, target: DatabaseTarget, simulators: Awaited<Re
       status: state.status,
       mutationAnsweredMs: Math.round(answeredMs),
       completedMs: Math.round(completedMs),
+      receipt: { ms: Math.round(receiptMs), events: receipt.events.length, items: receipt.erasureRequest.items.length, mb: +(JSON.stringify(receipt).length / 1e6).toFixed(1) },
       providerCalls: { expected: calls, resourcesDeletedAtProviders: counts.length, duplicates: counts.filter((n) => n > 1).length },
       gatewayPeakRssMb: Math.round(peakRssMb),
     };
