@@ -8,23 +8,12 @@
 // production runs it, on a temp SQLite file.
 import { join } from 'node:path';
 import type { ResourceInputValue } from '../src/catalog/register.ts';
-import { benchmark, buildGateway, ORG, prepareResources, rssMiB, startGateway, startSimulators, stop, transcriptionIds, transcriptions, work } from './support.ts';
+import { benchmark, buildGateway, ORG, post, prepareResources, rssMiB, startGateway, startSimulators, stop, transcriptionIds, transcriptions, work } from './support.ts';
 
 const TOTAL = Number(process.env.BENCH_BULK ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const PER_CALL = 500;
 const TIMEOUT_MS = 2000;
-
-async function post(url: string, key: string, query: string, variables: Record<string, unknown>) {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
-  if (body.errors) throw new Error(`request failed: ${JSON.stringify(body.errors)}`);
-  return body.data!;
-}
 
 const SINGLE = 'mutation($id: ID!) { deleteTranscription(transcriptionId: $id) { __typename ... on Deletion { deletedUpstream } } }';
 const MANY = 'mutation($targets: [DeleteTarget!]!) { deleteResources(targets: $targets) { __typename ... on DeleteResourcesPayload { deleted rejected } } }';

@@ -34,6 +34,18 @@ const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
 /** Runs `main`, then kills every child still running and removes what the run made; exit code 1 on error. */
+/** One GraphQL operation with an API key; its data, or an error naming what the gateway answered. */
+export async function post(url: string, key: string, query: string, variables: Record<string, unknown>) {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
+  if (body.errors) throw new Error(`request failed: ${JSON.stringify(body.errors)}`);
+  return body.data!;
+}
+
 export async function benchmark(main: () => Promise<void>): Promise<void> {
   try {
     await main();

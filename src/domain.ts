@@ -24,6 +24,10 @@ export const AUDIT_OUTCOMES = [
   'UPSTREAM_REQUEUED',
   /** `_system`: the first-wave single chain was split into per-organisation logs (its old head kept in details). */
   'AUDIT_LOGS_SPLIT',
+  /** A data-subject erasure request was accepted (its deletions are in the same transaction). */
+  'ERASURE_REQUESTED',
+  /** Nothing of an erasure request is pending any more (once per time it gets there). */
+  'ERASURE_COMPLETED',
 ] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 

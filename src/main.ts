@@ -30,6 +30,13 @@ const USAGE = `Usage: gateway <command>
                                           mode 0600); never overwrites a file
   audit public-key                        print the verifier key of AUDIT_SIGNING_KEY_FILE, alone on
                                           the last line (give it to auditors)
+  erasure request --org ORG --subject ID [--reason TEXT] [--idempotency-key KEY]
+                                          erase everything of ORG that end user ID holds at every
+                                          provider (as an admin of ORG); a running serve or worker
+                                          delivers it. Prints the request id on the last line
+  erasure status REQUEST_ID               the request's status and counts, as JSON
+  erasure receipt REQUEST_ID              its sdg-receipt/1 document (JSON) once nothing is pending;
+                                          check it with scripts/verify-receipt.mjs
 
 Configuration comes from the environment (see README).`;
 
@@ -248,9 +255,91 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       throw new UsageError('audit needs verify, export, keygen or public-key');
+    case 'erasure':
+      return erasureCommand(config, sub, rest);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+/** Writes a document to stdout and waits until it is handed over: process.exit would cut a pipe's write short. */
+function printWhole(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(`${text}\n`, (error) => (error ? reject(error) : resolve())));
+}
+
+const ERASURE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** `gateway erasure request|status|receipt`: the operator's side of PRODUCT.md "Erasing a person everywhere". */
+async function erasureCommand(config: Config, sub: string | undefined, rest: string[]): Promise<number> {
+  // Loaded only here, like serve's: the pipeline and the provider client are not the short commands'.
+  const [{ eraseSubject, erasureRequestRow }, { erasureState, erasureReceipt }] = await Promise.all([import('./erasure/request.ts'), import('./erasure/status.ts')]);
+  if (sub === 'request') {
+    const f = flags(rest, ['org', 'subject', 'reason', 'idempotency-key']);
+    const missing = (['org', 'subject'] as const).filter((name) => !f[name]).map((name) => `--${name}`);
+    if (missing.length > 0) throw new UsageError(`erasure request is missing ${missing.join(', ')} (needs --org ORG --subject ID)`);
+    if (!ERASURE_ID.test(f.org!)) throw new UsageError('--org must be 1–128 characters of A–Z, a–z, 0–9, _ and -');
+    const [{ createLoaders }, { ProviderClient }, { Circuits }, { silentObserver }] = await Promise.all([
+      import('./catalog/loaders.ts'),
+      import('./providers/http.ts'),
+      import('./worker/circuit.ts'),
+      import('./observer.ts'),
+    ]);
+    return withDb(config, async (db) => {
+      const requestId = systemRuntime.newId('cli');
+      // No provider is called here (a worker delivers), but the deletion context carries a client.
+      const client = new ProviderClient(config, systemRuntime.clock);
+      try {
+        const result = await eraseSubject(
+          {
+            db,
+            config,
+            runtime: systemRuntime,
+            client,
+            loaders: createLoaders(db),
+            observer: silentObserver,
+            // The operator acts as an admin of the organisation; the trail names the CLI as the key.
+            principal: { keyId: 'cli', organizationId: f.org!, userId: 'operator', role: 'admin' },
+            requestId,
+            traceId: requestId,
+            instanceId: systemRuntime.newId('cli'),
+            circuits: new Circuits(systemRuntime.clock),
+          },
+          { subjectId: f.subject!, reason: f.reason ?? null, idempotencyKey: f['idempotency-key'] ?? null },
+        );
+        if ('__typename' in result) {
+          if (result.__typename === 'ErasurePreview') throw new Error('unreachable: no dry run from the CLI');
+          const field = result.__typename === 'ValidationError' && result.field ? ` (${result.field === 'subjectId' ? '--subject' : result.field === 'idempotencyKey' ? '--idempotency-key' : `--${result.field}`})` : '';
+          throw new InputError(`${result.message}${field}`);
+        }
+        const state = await db.read(erasureState(result.organizationId, result.id));
+        console.log(`erasure request for subject ${result.subjectId} in ${result.organizationId}: ${state!.status}, ${state!.totals.resources} resources (${state!.totals.pending} pending); a running serve or worker delivers it`);
+        console.log(result.id);
+        return 0;
+      } finally {
+        await client.close();
+      }
+    });
+  }
+  if (sub === 'status' || sub === 'receipt') {
+    const [id, ...extra] = rest;
+    if (!id || extra.length > 0) throw new UsageError(`erasure ${sub} needs exactly one REQUEST_ID`);
+    if (!ERASURE_ID.test(id)) throw new UsageError('REQUEST_ID must be 1–128 characters of A–Z, a–z, 0–9, _ and -');
+    return withDb(config, async (db) => {
+      const row = await db.read(erasureRequestRow(id));
+      if (!row) throw new InputError(`no erasure request ${id}`);
+      const state = (await db.read(erasureState(row.organizationId, id)))!;
+      if (sub === 'status') {
+        await printWhole(JSON.stringify(state, null, 2));
+        return 0;
+      }
+      const { signing } = loadSigningKey(config.audit, config.production);
+      const receipt = await erasureReceipt(db, signing, state, new Date());
+      if (!receipt) throw new InputError(`erasure request ${id} is still RUNNING (${state.totals.pending} pending): no receipt yet`);
+      await printWhole(JSON.stringify(receipt, null, 2));
+      return 0;
+    });
+  }
+  throw new UsageError('erasure needs request, status or receipt');
 }
 
 function waitForSignal(): Promise<void> {

@@ -67,6 +67,19 @@ export async function seedDemo(db: Database, runtime: Runtime, config: Config, s
     comment: `cmt_demo${run}`,
     track: `mtrack_demo${run}`,
     batchJob: crypto.randomUUID(),
+    // The demo data subject (eraseSubject): something at every provider, a session of their own
+    // (deleted with its document and comment in one call) and a document in a session of mo's (one by
+    // one; not the demo session above, whose cascade counts the other demo operations show).
+    erasureSubject: `demo-subject-${run}`,
+    subjectTranscription: `trans_subj${run}`,
+    subjectRevaiTranscription: `revsubj${run}`,
+    subjectSession: `sess_subj${run}`,
+    subjectDocument: `doc_subj${run}`,
+    subjectComment: `cmt_subj${run}`,
+    subjectDocumentElsewhere: `doc_subj${run}x`,
+    moSession: `sess_mo${run}`,
+    subjectTrack: `mtrack_subj${run}`,
+    subjectBatchJob: crypto.randomUUID(),
   };
   simulators.revai.setJobState(ids.revaiTranscriptionInProgress, 'in_progress');
   const bucket = config.daily.customBuckets[0] ?? CUSTOM_BUCKET;
@@ -90,10 +103,27 @@ export async function seedDemo(db: Database, runtime: Runtime, config: Config, s
         },
       },
     },
+    ...subjectResources(ids),
   ];
   const result = await registerResources(db, runtime, { operator: true }, { traceId: 'sandbox', now: runtime.clock.now() }, inputs);
   if ('__typename' in result) throw new Error(`sandbox seeding failed: ${result.message}`);
   return { keys, resources: ids };
+}
+
+/** The demo data subject's resources, at all five providers. */
+function subjectResources(ids: Record<string, string>): ResourceInputValue[] {
+  const theirs = { organizationId: DEMO_ORG, ownerId: ids.erasureSubject! };
+  return [
+    { kind: 'TRANSCRIPTION', id: ids.subjectTranscription!, provider: 'AITRONOS_AUDIO', ...theirs },
+    { kind: 'TRANSCRIPTION', id: ids.subjectRevaiTranscription!, provider: 'REV_AI', ...theirs, status: 'transcribed' },
+    { kind: 'SESSION', id: ids.subjectSession!, ...theirs },
+    { kind: 'DOCUMENT', id: ids.subjectDocument!, sessionId: ids.subjectSession!, ...theirs },
+    { kind: 'COMMENT', id: ids.subjectComment!, sessionId: ids.subjectSession!, documentId: ids.subjectDocument!, ...theirs },
+    { kind: 'SESSION', id: ids.moSession!, organizationId: DEMO_ORG, ownerId: 'mo' },
+    { kind: 'DOCUMENT', id: ids.subjectDocumentElsewhere!, sessionId: ids.moSession!, ...theirs },
+    { kind: 'TRACK', id: ids.subjectTrack!, ...theirs },
+    { kind: 'BATCH_JOB', id: ids.subjectBatchJob!, ...theirs },
+  ];
 }
 
 export function sandboxBanner(url: string, keys: Sandbox['keys'], ids: Record<string, string>, simulators: Simulators): string {
@@ -116,6 +146,8 @@ export function sandboxBanner(url: string, keys: Sandbox['keys'], ids: Record<st
     `    deleteComment(sessionId: "${ids.session}", documentId: "${ids.document}", commentId: "${ids.comment}")`,
     `    deleteTrack(organizationId: "${DEMO_ORG}", trackId: "${ids.track}")   creator ada only`,
     `    deleteBatchJob(batchJobId: "${ids.batchJob}")`,
+    `  Demo data subject: ${ids.erasureSubject}   8 resources at all five providers`,
+    `    eraseSubject(input: { subjectId: "${ids.erasureSubject}" })   or: gateway erasure request --org ${DEMO_ORG} --subject ${ids.erasureSubject}`,
     '  Simulators (faults: POST {url}/__sim/faults, e.g. {"status":503,"times":3}):',
     ...Object.entries(simulators.baseUrls).map(([name, base]) => `    ${name.padEnd(9)} ${base}`),
     line,
@@ -215,6 +247,24 @@ mutation PreviewDemoCleanup {
     }
     ... on ValidationError { field message }
   }
+}
+
+# Erase a person everywhere (GDPR Art. 17): everything the demo subject holds, at every provider.
+# Answers at once (RUNNING); run DemoErasureStatus with the id to watch it complete and get the receipt.
+mutation EraseDemoSubject {
+  eraseSubject(input: { subjectId: "${ids.erasureSubject}", reason: "demo ticket 1" }) {
+    __typename
+    ... on ErasureRequest {
+      id status dueBy
+      totals { resources deleted pending failed alreadyDeleted }
+      providers { provider status resources deleted pending failed }
+    }
+    ... on Error { code message }
+  }
+}
+
+query DemoErasureStatus($id: ID! = "paste the id EraseDemoSubject gave") {
+  erasureRequest(id: $id) { status completedAt totals { resources deleted pending failed } receipt }
 }
 
 query DemoReceipt {

@@ -71,6 +71,7 @@ describe('legitimate operations pass every limit', () => {
       comment: 'cmt_limitsdemo',
       track: 'mtrack_limitsdemo',
       batchJob: 'b6a1c0de-0000-4000-8000-000000000001',
+      erasureSubject: 'limits-subject',
     };
     await t.register([
       { kind: 'TRANSCRIPTION', id: ids.aitronosTranscription, provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: 'alice' },
@@ -81,6 +82,7 @@ describe('legitimate operations pass every limit', () => {
       { kind: 'COMMENT', id: ids.comment, sessionId: ids.session, documentId: ids.document, organizationId: ORG, ownerId: 'alice' },
       { kind: 'TRACK', id: ids.track, organizationId: ORG, ownerId: 'alice' },
       { kind: 'BATCH_JOB', id: ids.batchJob, organizationId: ORG, ownerId: 'alice' },
+      { kind: 'TRACK', id: 'mtrack_limitssubject', organizationId: ORG, ownerId: ids.erasureSubject },
     ]);
     // The sandbox names its organisation in deleteTrack; here the track lives in the test's.
     const query = sandboxQuery(ids).replaceAll('"org_demo"', `"${ORG}"`);
@@ -94,6 +96,8 @@ describe('legitimate operations pass every limit', () => {
       'DeleteDemoBatchJob',
       'DeleteDemoSession',
       'PreviewDemoCleanup',
+      'EraseDemoSubject',
+      'DemoErasureStatus',
       'DemoReceipt',
     ]);
     for (const operationName of operations) {
@@ -101,6 +105,9 @@ describe('legitimate operations pass every limit', () => {
       expect(answer.body!.errors, operationName).toBeUndefined();
       const result = Object.values(answer.body!.data as Record<string, { __typename?: string }>)[0];
       if (operationName === 'PreviewDemoCleanup') expect(result, operationName).toMatchObject({ __typename: 'DeleteResourcesPayload', validateOnly: true, rejected: 0 });
+      else if (operationName === 'EraseDemoSubject') expect(result, operationName).toMatchObject({ __typename: 'ErasureRequest', status: 'RUNNING', totals: { resources: 1 } });
+      // Until its id is pasted in, the status query asks about no request.
+      else if (operationName === 'DemoErasureStatus') expect(result, operationName).toBeNull();
       else if (operationName !== 'DemoReceipt') expect(result?.__typename, operationName).toMatch(/Deletion$/);
     }
     const receipt = await post(t, { query, operationName: 'DemoReceipt' }, { authorization: `Bearer ${t.keys.admin}` });

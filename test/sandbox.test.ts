@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startGatewayProcess, type GatewayProcess } from './support/cli.ts';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { freePort, runGateway, startGatewayProcess, type GatewayProcess } from './support/cli.ts';
 
 let dir: string;
 let port: number;
@@ -64,6 +66,30 @@ describe('npm start on a fresh machine (sandbox)', () => {
     expect(external).toEqual([]);
     expect(html).not.toMatch(/unpkg\.com|jsdelivr|cdnjs|esm\.sh/);
   });
+
+  it('has a demo data subject at all five providers: erased from the CLI, delivered by the server, with a receipt that verifies', async () => {
+    const subject = printed(/Demo data subject:\s+(\S+)/);
+    const env = { DATABASE_PATH: join(dir, 'gateway.db') };
+    const requested = await runGateway(['erasure', 'request', '--org', 'org_demo', '--subject', subject, '--reason', 'demo ticket 1'], env);
+    expect(requested.code, requested.stderr).toBe(0);
+    expect(requested.stdout).toContain('8 resources');
+    const id = requested.stdout.trim().split('\n').at(-1)!;
+    let state: { status: string; providers: { provider: string }[] } = { status: 'RUNNING', providers: [] };
+    for (let i = 0; i < 100 && state.status === 'RUNNING'; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      state = JSON.parse((await runGateway(['erasure', 'status', id], env)).stdout);
+    }
+    expect(state.status).toBe('COMPLETED');
+    expect(state.providers.map((p) => p.provider)).toEqual(['AITRONOS_AUDIO', 'AITRONOS_MUSIC', 'DAILY', 'REV_AI', 'SCRIPTIX']);
+    const receipt = await runGateway(['erasure', 'receipt', id], env);
+    expect(receipt.code, receipt.stderr).toBe(0);
+    const key = (await runGateway(['audit', 'public-key'], env)).stdout.trim().split('\n').at(-1)!;
+    writeFileSync(join(dir, 'receipt.json'), receipt.stdout);
+    const verified = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['scripts/verify-receipt.mjs', join(dir, 'receipt.json'), '--key', key], (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout))),
+    );
+    expect(verified).toContain('8 item(s) confirmed deleted by their providers (AITRONOS_AUDIO, AITRONOS_MUSIC, DAILY, REV_AI, SCRIPTIX)');
+  }, 60_000);
 
   it('exits 0 on SIGTERM', async () => {
     gateway.child.kill('SIGTERM');

@@ -38,7 +38,7 @@ describe('the SQLite and PostgreSQL schemas', () => {
 
   it('define the same tables', () => {
     expect(Object.keys(pg).sort()).toEqual(Object.keys(lite).sort());
-    expect(Object.keys(lite).sort()).toEqual(['api_keys', 'audit_checkpoints', 'audit_events', 'audit_logs', 'audit_tree_nodes', 'resources', 'upstream_deletions']);
+    expect(Object.keys(lite).sort()).toEqual(['api_keys', 'audit_checkpoints', 'audit_events', 'audit_logs', 'audit_tree_nodes', 'erasure_items', 'erasure_requests', 'resources', 'upstream_deletions']);
   });
 
   it('define the same columns, types, keys and indexes in every table', () => {

@@ -87,6 +87,11 @@ export function* advanceLogHead(head: LogHead, eventHash: string, at: string): W
   const { frontier, completed } = extendFrontier(head.frontier, head.size, leafHashOf(eventHash));
   for (const node of completed) yield* run(INSERT_NODE, [head.logId, node.level, node.index, node.hash.toString('hex')]);
   const next = { logId: head.logId, size: head.size + 1, headHash: eventHash, frontier };
-  yield* run(MOVE_HEAD, [next.size, next.headHash, encodeFrontier(frontier), at, head.logId]);
+  yield* moveLogHead(next, at);
   return next;
+}
+
+/** Writes a head that moved (by one event or several) back to its row. */
+export function* moveLogHead(head: LogHead, at: string): Work<void> {
+  yield* run(MOVE_HEAD, [head.size, head.headHash, encodeFrontier(head.frontier), at, head.logId]);
 }

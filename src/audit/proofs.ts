@@ -2,7 +2,7 @@
 // of level ≥ 1 (audit_tree_nodes) and, for level 0, the leaf hash of the event at that log index
 // (audit_events.hash). Each answer reads the O(log n) hashes it needs in one query and folds them
 // with merkle.ts; the log itself is never rehashed.
-import { all, placeholders, type Work } from '../db/sql.ts';
+import { all, chunks, placeholders, type Work } from '../db/sql.ts';
 import {
   consistencyProofRanges,
   eventLeafHash,
@@ -18,16 +18,29 @@ import {
 } from './merkle.ts';
 
 /**
- * The stored hashes of `nodes` in one statement: level ≥ 1 by (level, index) from audit_tree_nodes,
+ * The stored hashes of `nodes`, in one statement per 10,000 of them: level ≥ 1 by (level, index) from audit_tree_nodes,
  * level 0 as the leaf hash of the event at that index. A node that is not stored is simply absent
  * from the answer (merkle.ts then names it).
  */
 export function* storedHashes(logId: string, nodes: readonly NodeId[]): Work<NodeLookup> {
   const found = new Map<string, Buffer>();
   const lookup: NodeLookup = (id) => found.get(nodeKey(id));
-  if (nodes.length === 0) return lookup;
+  // A receipt of a large erasure proves tens of thousands of events: keep each statement under both
+  // dialects' caps on bound parameters (SQLite 32766, PostgreSQL 65535).
+  for (const part of chunks(nodes, NODES_PER_STATEMENT)) yield* readHashes(logId, part, found);
+  return lookup;
+}
+
+const NODES_PER_STATEMENT = 10_000;
+
+function* readHashes(logId: string, nodes: readonly NodeId[], found: Map<string, Buffer>): Work<void> {
+  if (nodes.length === 0) return;
   const byLevel = new Map<number, number[]>();
-  for (const node of nodes) byLevel.set(node.level, [...(byLevel.get(node.level) ?? []), node.index]);
+  for (const node of nodes) {
+    const indexes = byLevel.get(node.level);
+    if (indexes) indexes.push(node.index);
+    else byLevel.set(node.level, [node.index]);
+  }
   const parts: string[] = [];
   const params: unknown[] = [];
   const leaves = byLevel.get(0);
@@ -49,7 +62,6 @@ export function* storedHashes(logId: string, nodes: readonly NodeId[]): Work<Nod
     // A leaf is stored as its event's hash; a node as its own hash, hex either way.
     found.set(nodeKey(id), level === 0 ? eventLeafHash(row.hash) : Buffer.from(row.hash, 'hex'));
   }
-  return lookup;
 }
 
 function* hashesOf(logId: string, ranges: readonly LeafRange[]): Work<Buffer[]> {

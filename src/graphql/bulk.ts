@@ -37,7 +37,7 @@ const DeleteTarget = builder.inputType('DeleteTarget', {
   }),
 });
 
-const DeletionPreviewRef = builder.objectRef<DeletionPreview>('DeletionPreview').implement({
+export const DeletionPreviewRef = builder.objectRef<DeletionPreview>('DeletionPreview').implement({
   description: 'What deleting a resource would do (validateOnly): nothing was written, no event, no provider call.',
   fields: (t) => ({
     kind: t.field({ type: ResourceKindEnum, resolve: (p) => p.kind }),

@@ -12,6 +12,7 @@ import './bulk.ts';
 import './operator.ts';
 import './proofs.ts';
 import './live.ts';
+import './erasure.ts';
 
 export const schema = builder.toSchema();
 

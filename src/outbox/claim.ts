@@ -6,6 +6,7 @@ import type { Provider } from '../domain.ts';
 import { WORKER_ACTOR } from '../domain.ts';
 import { appendEvent } from '../audit/append.ts';
 import { all, get, run, type Work } from '../db/sql.ts';
+import { carrierSettled } from '../erasure/completion.ts';
 import { upstreamEvent } from './record.ts';
 import { OUTBOX_COLUMNS, decodeOutbox, type UpstreamDeletionRow } from './row.ts';
 import type { Runtime } from '../runtime.ts';
@@ -54,6 +55,7 @@ export function* claimDue(runtime: Runtime, input: ClaimInput): Work<Map<Provide
             details: { attempt: row.attempts, reason: 'MAX_ATTEMPTS_EXCEEDED', lastReason: row.reason, error: row.lastError },
           }),
         );
+        yield* carrierSettled(runtime, failed.kind, failed.resourceId, WORKER_ACTOR);
         continue;
       }
       rows.push(decodeOutbox((yield* get(TAKE, [input.owner, input.leaseUntil, nowIso, row.kind, row.resourceId]))!));

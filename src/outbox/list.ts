@@ -5,6 +5,7 @@ import { appendEvent } from '../audit/append.ts';
 import type { AuditEventRow } from '../audit/event.ts';
 import { all, get, type Work } from '../db/sql.ts';
 import type { Runtime } from '../runtime.ts';
+import { carrierRequeued } from '../erasure/completion.ts';
 import { SELECT_OUTBOX, upstreamEvent } from './record.ts';
 import { OUTBOX_COLUMNS, decodeOutbox, decodeOutboxOrNull, type UpstreamDeletionRow } from './row.ts';
 
@@ -75,6 +76,8 @@ export function* requeueUpstreamDeletion(runtime: Runtime, input: RequeueInput):
   if (!before || before.status !== 'FAILED') return null;
   const now = runtime.clock.now().toISOString();
   const row = decodeOutbox((yield* get(REQUEUE, [now, now, now, input.kind, input.resourceId]))!);
+  // An erasure request with this item is running again (and will be audited complete again).
+  yield* carrierRequeued(input.kind, input.resourceId);
   const event = yield* appendEvent(
     runtime,
     upstreamEvent(before, input.actor, 'upstream.requeue', 'UPSTREAM_REQUEUED', {

@@ -7,6 +7,7 @@ import type { AuditEventRow } from '../audit/event.ts';
 import { get, jsonText, type Work } from '../db/sql.ts';
 import { diagnosticDetails, type UpstreamOutcome } from '../providers/adapter.ts';
 import type { Runtime } from '../runtime.ts';
+import { carrierSettled } from '../erasure/completion.ts';
 import { nextDelayMs } from './backoff.ts';
 import { OUTBOX_COLUMNS, decodeOutbox, decodeOutboxOrNull, type UpstreamDeletionRow } from './row.ts';
 
@@ -184,5 +185,7 @@ export function* recordOutcome(config: Config, runtime: Runtime, input: RecordIn
       details: { ...decision.details, ...diagnosticDetails(input.outcome) },
     }),
   );
+  // The last pending item of an erasure request ends it, in this same transaction.
+  if (updated.status !== 'PENDING') yield* carrierSettled(runtime, updated.kind, updated.resourceId, input.actor);
   return { row: updated, event };
 }

@@ -165,3 +165,45 @@ export const auditCheckpoints = pgTable(
   },
   (t) => [primaryKey({ columns: [t.logId, t.treeSize] })],
 );
+
+/**
+ * Data-subject erasure requests (PRODUCT.md "Erasing a person everywhere"). No counters: a request's
+ * status is derived from its items' upstream rows; `completed_at` only marks that its end was audited
+ * (ERASURE_COMPLETED), and is cleared when an operator re-queues one of its items.
+ */
+export const erasureRequests = pgTable(
+  'erasure_requests',
+  {
+    id: text('id').primaryKey(),
+    organizationId: text('organization_id').notNull(),
+    subjectId: text('subject_id').notNull(),
+    requestedBy: text('requested_by').notNull(),
+    reason: text('reason'),
+    idempotencyKey: text('idempotency_key'),
+    requestedAt: text('requested_at').notNull(),
+    completedAt: text('completed_at'),
+  },
+  (t) => [
+    index('erasure_requests_org_requested').on(t.organizationId, t.requestedAt),
+    uniqueIndex('erasure_requests_idempotency').on(t.organizationId, t.idempotencyKey),
+  ],
+);
+
+/**
+ * The resources of an erasure request: each with the outbox row that carries its provider deletion
+ * (itself, or the session or document it went with), whose status is the item's.
+ */
+export const erasureItems = pgTable(
+  'erasure_items',
+  {
+    requestId: text('request_id').notNull(),
+    kind: text('kind').notNull(),
+    resourceId: text('resource_id').notNull(),
+    provider: text('provider').notNull(),
+    carrierKind: text('carrier_kind').notNull(),
+    carrierId: text('carrier_id').notNull(),
+    /** 1 when the resource was deleted before the request (it then only reports its state). */
+    alreadyDeleted: integer('already_deleted').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.kind, t.resourceId] }), index('erasure_items_carrier').on(t.carrierKind, t.carrierId)],
+);
