@@ -165,6 +165,8 @@ export async function startGateway(target: DatabaseTarget, simulatorUrls: Record
       REVAI_BASE_URL: simulatorUrls.revai!,
       RATE_LIMIT_PER_MINUTE: '1000000',
       AUDIT_SIGNING_KEY_FILE: signingKeyFile,
+      // Node flags for the gateway alone (e.g. --max-semi-space-size=4), to weigh a heap setting.
+      ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
       ...extra,
     },
     'ignore',

@@ -275,6 +275,20 @@ describe('eraseSubject', () => {
     expect((await erase(t.keys.otherAdmin, { subjectId: `sam${p}`, idempotencyKey: `key-${p}` })).id).not.toBe(first.id);
   });
 
+  it('answers one request to the same idempotency key sent several times at once: one erasure, one provider call per resource', async () => {
+    const p = 'e2c';
+    await t.register(
+      Array.from({ length: 3 }, (_, i) => ({ kind: 'TRANSCRIPTION', id: `trans_${p}${i}`, provider: 'AITRONOS_AUDIO', organizationId: ORG, ownerId: `sam${p}` })),
+    );
+    const answers = await Promise.all(Array.from({ length: 6 }, () => erase(t.keys.admin, { subjectId: `sam${p}`, idempotencyKey: `key-${p}` })));
+    for (const answer of answers) expect(answer, JSON.stringify(answer)).toMatchObject({ __typename: 'ErasureRequest', id: answers[0]!.id });
+    await worker.drain();
+    expect(await t.sql('SELECT id FROM erasure_requests WHERE subject_id = ?', [`sam${p}`])).toHaveLength(1);
+    expect(await t.sql("SELECT id FROM audit_events WHERE outcome = 'ERASURE_REQUESTED' AND resource_id = ?", [answers[0]!.id])).toHaveLength(1);
+    for (let i = 0; i < 3; i += 1) expect(providerDeletes().filter((path) => path.endsWith(`/trans_${p}${i}`)), `trans_${p}${i}`).toHaveLength(1);
+    expect(await completions(answers[0]!.id)).toHaveLength(1);
+  });
+
   it('answers a subject with nothing with a COMPLETED request of 0 resources and a receipt that verifies', async () => {
     const request = await erase(t.keys.admin, { subjectId: 'nobody-at-all' });
     expect(request).toMatchObject({ status: 'COMPLETED', totals: { resources: 0, deleted: 0, pending: 0, failed: 0, alreadyDeleted: 0 }, providers: [] });
