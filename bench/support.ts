@@ -33,7 +33,6 @@ writeFileSync(signingKeyFile, generateSigningKeyPem(), { mode: 0o600 });
 const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
-/** Runs `main`, then kills every child still running and removes what the run made; exit code 1 on error. */
 /** One GraphQL operation with an API key; its data, or an error naming what the gateway answered. */
 export async function post(url: string, key: string, query: string, variables: Record<string, unknown>) {
   const response = await fetch(`${url}/graphql`, {
@@ -46,6 +45,11 @@ export async function post(url: string, key: string, query: string, variables: R
   return body.data!;
 }
 
+/**
+ * Runs `main`, then stops every child still running (SIGTERM, as an operator would, so a gateway
+ * flushes what it writes at exit, e.g. a --cpu-prof profile; SIGKILL after 5 s) and removes what the
+ * run made; exit code 1 on error.
+ */
 export async function benchmark(main: () => Promise<void>): Promise<void> {
   try {
     await main();
@@ -53,7 +57,14 @@ export async function benchmark(main: () => Promise<void>): Promise<void> {
     console.error(error);
     process.exitCode = 1;
   } finally {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await Promise.all(
+      children.map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await stop(child);
+        clearTimeout(killer);
+      }),
+    );
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(error));
     rmSync(work, { recursive: true, force: true });
   }
@@ -152,7 +163,8 @@ let port = 4600;
 export async function startGateway(target: DatabaseTarget, simulatorUrls: Record<string, string>, extra: Record<string, string> = {}) {
   port += 1;
   const child = node(
-    ['bin/gateway.mjs', 'serve'],
+    // Node flags for the gateway alone, e.g. "--max-semi-space-size=4" or "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    [...(process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean), 'bin/gateway.mjs', 'serve'],
     {
       ...CREDENTIALS,
       NODE_ENV: 'production',
@@ -165,8 +177,6 @@ export async function startGateway(target: DatabaseTarget, simulatorUrls: Record
       REVAI_BASE_URL: simulatorUrls.revai!,
       RATE_LIMIT_PER_MINUTE: '1000000',
       AUDIT_SIGNING_KEY_FILE: signingKeyFile,
-      // Node flags for the gateway alone (e.g. --max-semi-space-size=4), to weigh a heap setting.
-      ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
       ...extra,
     },
     'ignore',
