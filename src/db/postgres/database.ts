@@ -170,29 +170,32 @@ export class PostgresDatabase implements Database {
     // The body being run: when its connection fails, neither its savepoint nor the batch settles it.
     let current: Queued | null = null;
     try {
-      await client.query('BEGIN');
       // One write transaction at a time across every process on this database. A batch's bodies
       // lock the head rows of the logs they append to, in the order they come; two batches that met
       // the same two logs in opposite orders would deadlock (PostgreSQL breaks it after
       // deadlock_timeout, but every break costs a second). Taken first, this lock orders them; the
       // batches grow under load, so one at a time still commits hundreds of bodies per flush.
-      await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
-      for (const item of batch) {
+      // The bookkeeping statements travel together (one simple query, one round trip): the writes
+      // wait on round trips under this lock, and a body's own statements are six or so.
+      let savepoint: 'none' | 'open' = 'none';
+      for (const [index, item] of batch.entries()) {
         current = item;
-        await client.query('SAVEPOINT body');
+        if (index === 0) await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK}); SAVEPOINT body`);
+        else await client.query(savepoint === 'open' ? 'RELEASE SAVEPOINT body; SAVEPOINT body' : 'SAVEPOINT body');
+        savepoint = 'open';
         try {
-          const value = await stepAsync(item.body(), (statement) => this.execute(client, statement));
-          await client.query('RELEASE SAVEPOINT body');
-          done.push({ item, value });
+          // Settled only once the batch commits; its savepoint is released with the next one's start.
+          done.push({ item, value: await stepAsync(item.body(), (statement) => this.execute(client, statement)) });
         } catch (error) {
-          await client.query('ROLLBACK TO SAVEPOINT body');
-          await client.query('RELEASE SAVEPOINT body');
+          await client.query('ROLLBACK TO SAVEPOINT body; RELEASE SAVEPOINT body');
+          savepoint = 'none';
           if (retryable(error) && item.tries + 1 < MAX_TRIES) again.push(item);
           else item.reject(error);
         }
         current = null;
       }
       committing = true;
+      // COMMIT keeps what the last body's open savepoint holds.
       await client.query('COMMIT');
     } catch (error) {
       try {
