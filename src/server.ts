@@ -128,7 +128,7 @@ interface RequestScope {
    * The key could not be looked up (the database failed: a dropped connection, a restart): thrown
    * where yoga masks it ("Unexpected error.", 500), never answered as the driver's text.
    */
-  lookupFailure: unknown;
+  lookupFailure: Error | null;
   operationName: string | null;
   operationType: string | null;
   /** Top-level error codes and the codes of error values returned in result unions. */
@@ -237,7 +237,7 @@ export function createGateway(deps: ServerDeps) {
       const presented = presentedKey(request.headers.get('authorization'), request.headers.get('x-api-key'));
       let principal: Principal | null = null;
       let refusal: string | null = null;
-      let lookupFailure: unknown = null;
+      let lookupFailure: Error | null = null;
       if (presented.kind === 'conflict') refusal = 'Authorization and X-API-Key name different keys';
       else if (presented.kind === 'malformed') refusal = 'the Authorization header is not "Bearer KEY"';
       else if (presented.kind === 'key') {
@@ -246,7 +246,7 @@ export function createGateway(deps: ServerDeps) {
           principal = await principalForKey(db, presented.key);
           if (!principal) refusal = 'unknown or revoked API key';
         } catch (error) {
-          lookupFailure = error ?? new Error('API key lookup failed');
+          lookupFailure = error instanceof Error ? error : new Error(`API key lookup failed: ${String(error)}`);
         }
       }
       scopes.set(request, {

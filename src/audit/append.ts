@@ -5,7 +5,7 @@ import { chunks, get, placeholders, run, type Work } from '../db/sql.ts';
 import type { Runtime } from '../runtime.ts';
 import { canonicalJson, eventHash } from './chain.ts';
 import type { AuditEventRow } from './event.ts';
-import { advanceLogHead, extendFrontier, leafHashOf, lockLogHead, logIdOf, moveLogHead, type LogHead } from './log.ts';
+import { advanceLogHead, advanceLogHeadBy, lockLogHead, logIdOf } from './log.ts';
 
 export interface AuditInput {
   actor: string;
@@ -49,10 +49,10 @@ function eventOf(runtime: Runtime, input: AuditInput, at: string) {
   return { event, detailsText };
 }
 
-function insertParams(head: LogHead, event: ReturnType<typeof eventOf>['event'], detailsText: string | null, hash: string): unknown[] {
+function insertParams(logId: string, logIndex: number, previousHash: string | null, event: ReturnType<typeof eventOf>['event'], detailsText: string | null, hash: string): unknown[] {
   return [
-    head.logId,
-    head.size,
+    logId,
+    logIndex,
     event.id,
     event.at,
     event.actor,
@@ -66,7 +66,7 @@ function insertParams(head: LogHead, event: ReturnType<typeof eventOf>['event'],
     event.traceId,
     event.upstreamHttpStatus,
     detailsText,
-    head.headHash,
+    previousHash,
     hash,
   ];
 }
@@ -82,7 +82,7 @@ export function* appendEvent(runtime: Runtime, input: AuditInput): Work<AuditEve
   const head = yield* lockLogHead(logIdOf(input.organizationId), at);
   const { event, detailsText } = eventOf(runtime, input, at);
   const hash = eventHash(head.headHash, event);
-  const inserted = yield* get<{ seq: number }>(INSERT, insertParams(head, event, detailsText, hash));
+  const inserted = yield* get<{ seq: number }>(INSERT, insertParams(head.logId, head.size, head.headHash, event, detailsText, hash));
   yield* advanceLogHead(head, hash, at);
   return { seq: Number(inserted!.seq), logId: head.logId, logIndex: head.size, ...event, previousHash: head.headHash, hash };
 }
@@ -100,24 +100,20 @@ export function* appendEvents(runtime: Runtime, organizationId: string | null, i
   if (inputs.length === 0) return;
   const at = runtime.clock.now().toISOString();
   const logId = logIdOf(organizationId);
-  let head = yield* lockLogHead(logId, at);
+  const head = yield* lockLogHead(logId, at);
   const rows: unknown[][] = [];
-  const nodes: unknown[][] = [];
+  const hashes: string[] = [];
   for (const input of inputs) {
     if (logIdOf(input.organizationId) !== logId) throw new Error(`appendEvents: an event of log ${logIdOf(input.organizationId)} among ${logId}'s`);
     const { event, detailsText } = eventOf(runtime, input, at);
-    const hash = eventHash(head.headHash, event);
-    rows.push(insertParams(head, event, detailsText, hash));
-    const { frontier, completed } = extendFrontier(head.frontier, head.size, leafHashOf(hash));
-    for (const node of completed) nodes.push([logId, node.level, node.index, node.hash.toString('hex')]);
-    head = { logId, size: head.size + 1, headHash: hash, frontier };
+    const previousHash = hashes.at(-1) ?? head.headHash;
+    const hash = eventHash(previousHash, event);
+    rows.push(insertParams(logId, head.size + hashes.length, previousHash, event, detailsText, hash));
+    hashes.push(hash);
   }
   const columns = INSERT.slice(0, INSERT.indexOf('VALUES'));
   for (const part of chunks(rows, EVENTS_PER_INSERT)) {
     yield* run(`${columns} VALUES ${part.map(() => `(${placeholders(17)})`).join(', ')}`, part.flat());
   }
-  for (const part of chunks(nodes, EVENTS_PER_INSERT)) {
-    yield* run(`INSERT INTO audit_tree_nodes (log_id, level, node_index, hash) VALUES ${part.map(() => '(?, ?, ?, ?)').join(', ')}`, part.flat());
-  }
-  yield* moveLogHead(head, at);
+  yield* advanceLogHeadBy(head, hashes, at);
 }

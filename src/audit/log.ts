@@ -4,7 +4,7 @@
 // Merkle frontier; every append locks that row first, so appends to one log are serialised even
 // across processes (PostgreSQL takes the row lock in the upsert; SQLite's BEGIN IMMEDIATE is
 // already the only writer), while appends to different logs do not wait on each other.
-import { get, run, type Work } from '../db/sql.ts';
+import { chunks, get, run, type Work } from '../db/sql.ts';
 import { EMPTY_ROOT, eventLeafHash, nodeHash } from './merkle.ts';
 
 export const SYSTEM_LOG = '_system';
@@ -74,7 +74,10 @@ const LOCK_HEAD = `INSERT INTO audit_logs (log_id, size, head_hash, frontier, up
   ON CONFLICT (log_id) DO UPDATE SET size = audit_logs.size
   RETURNING size, head_hash AS "headHash", frontier`;
 const MOVE_HEAD = 'UPDATE audit_logs SET size = ?, head_hash = ?, frontier = ?, updated_at = ? WHERE log_id = ?';
-const INSERT_NODE = 'INSERT INTO audit_tree_nodes (log_id, level, node_index, hash) VALUES (?, ?, ?, ?)';
+const INSERT_NODES = 'INSERT INTO audit_tree_nodes (log_id, level, node_index, hash) VALUES';
+const INSERT_NODE = `${INSERT_NODES} (?, ?, ?, ?)`;
+/** Rows of one multi-row insert of stored nodes (4 parameters each, well under both dialects' caps). */
+const NODES_PER_INSERT = 100;
 
 /** Locks a log's head for this transaction and reads it. */
 export function* lockLogHead(logId: string, at: string): Work<LogHead> {
@@ -91,7 +94,24 @@ export function* advanceLogHead(head: LogHead, eventHash: string, at: string): W
   return next;
 }
 
+/**
+ * Moves the head past several events at once, in order: the same nodes and head advanceLogHead
+ * would write one event at a time, in multi-row inserts and one move of the head row.
+ */
+export function* advanceLogHeadBy(head: LogHead, eventHashes: readonly string[], at: string): Work<LogHead> {
+  let next = head;
+  const nodes: unknown[][] = [];
+  for (const hash of eventHashes) {
+    const { frontier, completed } = extendFrontier(next.frontier, next.size, leafHashOf(hash));
+    for (const node of completed) nodes.push([head.logId, node.level, node.index, node.hash.toString('hex')]);
+    next = { logId: head.logId, size: next.size + 1, headHash: hash, frontier };
+  }
+  for (const part of chunks(nodes, NODES_PER_INSERT)) yield* run(`${INSERT_NODES} ${part.map(() => '(?, ?, ?, ?)').join(', ')}`, part.flat());
+  yield* moveLogHead(next, at);
+  return next;
+}
+
 /** Writes a head that moved (by one event or several) back to its row. */
-export function* moveLogHead(head: LogHead, at: string): Work<void> {
+function* moveLogHead(head: LogHead, at: string): Work<void> {
   yield* run(MOVE_HEAD, [head.size, head.headHash, encodeFrontier(head.frontier), at, head.logId]);
 }

@@ -232,9 +232,19 @@ interface Committed {
 
 type Settled = Committed | { kind: 'replayed'; success: DeletionSuccess } | { kind: 'rejected'; error: GatewayError; event: AuditEventRow };
 
-const MARK = 'UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE kind = ? AND id = ? AND deleted_at IS NULL';
-const MARK_SESSION_CHILDREN = 'UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE kind = ? AND session_id = ? AND deleted_at IS NULL';
-const MARK_DOCUMENT_COMMENTS = `UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE kind = 'COMMENT' AND document_id = ? AND deleted_at IS NULL`;
+/** Marks rows deleted; its parameters are [deletedAt, actor, deletedAt], then the WHERE clause's. */
+const SET_DELETED = 'UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ?';
+const MARK = `${SET_DELETED} WHERE kind = ? AND id = ? AND deleted_at IS NULL`;
+const MARK_SESSION_CHILDREN = `${SET_DELETED} WHERE kind = ? AND session_id = ? AND deleted_at IS NULL`;
+const MARK_DOCUMENT_COMMENTS = `${SET_DELETED} WHERE kind = 'COMMENT' AND document_id = ? AND deleted_at IS NULL`;
+
+/** A DELETED event's details: what its cascade took with it. */
+function deletedDetails(kind: ResourceKind, cascade: { documents: number; comments: number }): Record<string, unknown> {
+  const details: Record<string, unknown> = {};
+  if (kind === 'SESSION') details.documentsDeleted = cascade.documents;
+  if (kind === 'SESSION' || kind === 'DOCUMENT') details.commentsDeleted = cascade.comments;
+  return details;
+}
 
 /** Marks the row and its cascade, writes the event and the outbox row; null when it was deleted meanwhile. */
 function* commitWork(ctx: DeletionContext, target: DeletionTarget, resource: CatalogResource): Work<Committed | null> {
@@ -252,10 +262,7 @@ function* commitWork(ctx: DeletionContext, target: DeletionTarget, resource: Cat
   } else if (resource.kind === 'DOCUMENT') {
     cascade.comments = yield* run(MARK_DOCUMENT_COMMENTS, [...mark, resource.id]);
   }
-  const details: Record<string, unknown> = {};
-  if (resource.kind === 'SESSION') details.documentsDeleted = cascade.documents;
-  if (resource.kind === 'SESSION' || resource.kind === 'DOCUMENT') details.commentsDeleted = cascade.comments;
-  const event = yield* appendEvent(ctx.runtime, auditInput(ctx, target, resource, 'DELETED', details));
+  const event = yield* appendEvent(ctx.runtime, auditInput(ctx, target, resource, 'DELETED', deletedDetails(resource.kind, cascade)));
   const upstream = yield* enqueue({
     kind: resource.kind,
     resourceId: resource.id,
@@ -369,8 +376,7 @@ export function* settleForWorker(ctx: DeletionContext, judged: Judged): Work<For
   const marked = new Set<string>();
   for (const part of chunks(live)) {
     const rows = yield* all<{ kind: string; id: string }>(
-      `UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE deleted_at IS NULL AND (${part.map(() => '(kind = ? AND id = ?)').join(' OR ')})
-       RETURNING kind, id`,
+      `${SET_DELETED} WHERE deleted_at IS NULL AND (${part.map(() => '(kind = ? AND id = ?)').join(' OR ')}) RETURNING kind, id`,
       [deletedAt, actor, deletedAt, ...part.flatMap((verdict) => [verdict.resource!.kind, verdict.resource!.id])],
     );
     for (const row of rows) marked.add(key(row.kind, row.id));
@@ -379,26 +385,26 @@ export function* settleForWorker(ctx: DeletionContext, judged: Judged): Work<For
   // Cascades, counted per parent as commitWork counts them.
   const documents = new Map<string, number>();
   const comments = new Map<string, number>();
-  const cascade = function* (sql: string, parents: string[], counts: Map<string, number>) {
+  const cascade = function* (child: 'DOCUMENT' | 'COMMENT', parentColumn: 'session_id' | 'document_id', parents: string[], counts: Map<string, number>) {
     for (const part of chunks(parents)) {
-      const rows = yield* all<{ parent: string }>(sql.replace('(?)', `(${placeholders(part.length)})`), [deletedAt, actor, deletedAt, ...part]);
+      const rows = yield* all<{ parent: string }>(
+        `${SET_DELETED} WHERE deleted_at IS NULL AND kind = ? AND ${parentColumn} IN (${placeholders(part.length)}) RETURNING ${parentColumn} AS parent`,
+        [deletedAt, actor, deletedAt, child, ...part],
+      );
       for (const row of rows) counts.set(row.parent, (counts.get(row.parent) ?? 0) + 1);
     }
   };
   const ids = (kind: ResourceKind) => committed.filter((verdict) => verdict.resource!.kind === kind).map((verdict) => verdict.resource!.id);
-  const MARK_CHILDREN = `UPDATE resources SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE deleted_at IS NULL`;
-  yield* cascade(`${MARK_CHILDREN} AND kind = 'DOCUMENT' AND session_id IN (?) RETURNING session_id AS parent`, ids('SESSION'), documents);
-  yield* cascade(`${MARK_CHILDREN} AND kind = 'COMMENT' AND session_id IN (?) RETURNING session_id AS parent`, ids('SESSION'), comments);
-  yield* cascade(`${MARK_CHILDREN} AND kind = 'COMMENT' AND document_id IN (?) RETURNING document_id AS parent`, ids('DOCUMENT'), comments);
+  yield* cascade('DOCUMENT', 'session_id', ids('SESSION'), documents);
+  yield* cascade('COMMENT', 'session_id', ids('SESSION'), comments);
+  yield* cascade('COMMENT', 'document_id', ids('DOCUMENT'), comments);
   yield* appendEvents(
     ctx.runtime,
     ctx.principal.organizationId,
     committed.map((verdict) => {
       const resource = verdict.resource!;
-      const details: Record<string, unknown> = {};
-      if (resource.kind === 'SESSION') details.documentsDeleted = documents.get(resource.id) ?? 0;
-      if (resource.kind === 'SESSION' || resource.kind === 'DOCUMENT') details.commentsDeleted = comments.get(resource.id) ?? 0;
-      return auditInput(ctx, verdict.target, resource, 'DELETED', details);
+      const cascaded = { documents: documents.get(resource.id) ?? 0, comments: comments.get(resource.id) ?? 0 };
+      return auditInput(ctx, verdict.target, resource, 'DELETED', deletedDetails(resource.kind, cascaded));
     }),
   );
   const queued = yield* enqueueForWorker(
